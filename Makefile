@@ -1,0 +1,63 @@
+# alstream — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+EXTRA ?= cpu
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.DEFAULT_GOAL := help
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first, pinned: the CPU wheel on disk; a bare "torch" would pull GBs of CUDA.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[$(EXTRA),dev]"
+	touch $(STAMP)
+
+venv: $(STAMP) ## Create the virtualenv and install the project (EXTRA=cpu|gpu)
+
+data: $(STAMP) ## Fetch 20 Newsgroups and Reuters R8 into .cache/data (never committed)
+	$(PY) -c "from services.common.datasets import ensure_datasets; print(ensure_datasets())"
+
+run: $(STAMP) ## Start the embedded stack (all services, one process, no Kafka/Redis)
+	$(PY) -m services.stack
+
+test: $(STAMP) data ## Run the whole suite: unit, contract, integration, end to end
+	$(PY) -m pytest -q -ra --timeout=600 --durations=15
+
+test-unit: $(STAMP) ## Fast unit tests only (no Kafka, Redis or model-heavy tests)
+	$(PY) -m pytest -q -ra tests/unit tests/contract -m "not integration and not e2e"
+
+test-integration: $(STAMP) data ## Integration tests against real Kafka (noida-db) and Redis
+	$(PY) -m pytest -q -ra -m integration
+
+test-e2e: $(STAMP) data ## End-to-end tests on the embedded stack with the real model
+	$(PY) -m pytest -q -ra -m e2e
+
+lint: $(STAMP) ## ruff and mypy
+	$(VENV)/bin/ruff check services tests
+	$(VENV)/bin/mypy
+
+up: $(STAMP) ## Start the production-like stack: noida-db, Redis, one process per service
+	bash scripts/stack_up.sh
+
+down: ## Stop what `make up` started
+	bash scripts/stack_down.sh
+
+bench: $(STAMP) data ## Scorer benchmarks; writes docs/benchmarks.{md,json}
+	bash scripts/bench.sh
+
+eval: $(STAMP) data ## Selection-strategy evaluation; writes docs/evaluation.md and plots
+	bash scripts/eval.sh
+
+clean: ## Remove caches and run state (keeps the venv)
+	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: help venv data run test test-unit test-integration test-e2e lint up down bench eval clean

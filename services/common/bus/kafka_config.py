@@ -1,0 +1,64 @@
+"""aiokafka options derived from CommonSettings, shared by producer, consumers and admin."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+from aiokafka.helpers import create_ssl_context
+
+from services.common.errors import BackendUnavailable
+from services.common.settings import CommonSettings
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def client_options(settings: CommonSettings) -> dict[str, Any]:
+    """Connection and security options; SASL/TLS settings are passed through unchanged."""
+    opts: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "client_id": f"alstream-{settings.instance_id}",
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        opts["ssl_context"] = create_ssl_context(
+            cafile=settings.kafka_ssl_cafile,
+            certfile=settings.kafka_ssl_certfile,
+            keyfile=settings.kafka_ssl_keyfile,
+        )
+    if settings.kafka_security_protocol.startswith("SASL"):
+        opts["sasl_mechanism"] = settings.kafka_sasl_mechanism or "PLAIN"
+        opts["sasl_plain_username"] = settings.kafka_sasl_username
+        password = settings.kafka_sasl_password
+        opts["sasl_plain_password"] = password.get_secret_value() if password else None
+    return opts
+
+
+def unavailable(settings: CommonSettings, what: str, exc: BaseException) -> BackendUnavailable:
+    return BackendUnavailable(
+        f"Kafka at {settings.kafka_bootstrap} is unreachable ({what}): {exc!r}"
+    )
+
+
+async def bounded(settings: CommonSettings, what: str, call: Awaitable[T]) -> T:
+    """``call``, or ``BackendUnavailable`` once it took longer than ``kafka_call_timeout_s``."""
+    try:
+        return await asyncio.wait_for(call, settings.kafka_call_timeout_s)
+    except TimeoutError as exc:
+        raise BackendUnavailable(
+            f"Kafka at {settings.kafka_bootstrap} did not answer {what} within "
+            f"{settings.kafka_call_timeout_s:g} s"
+        ) from exc
+
+
+async def stop_quietly(settings: CommonSettings, consumer: AIOKafkaConsumer, group: str) -> None:
+    """Stop a consumer; a coordinator that never answers the leave must not hang shutdown."""
+    try:
+        await bounded(settings, f"leaving {group}", consumer.stop())
+    except (KafkaError, BackendUnavailable) as exc:
+        log.warning("consumer of %s did not stop cleanly: %r", group, exc)

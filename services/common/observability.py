@@ -1,0 +1,87 @@
+"""Prometheus metrics and health endpoints, wired the same way in every service.
+
+Each service owns a CollectorRegistry (not the global one) so the embedded stack can run four
+services in one process and each /metrics shows only its own series.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+ReadyCheck = Callable[[], dict[str, bool] | Awaitable[dict[str, bool]]]
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """A service's registry plus typed constructors that always register into it."""
+
+    def __init__(self, namespace: str = "alstream") -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.namespace = namespace
+        # Every consumer counts dead letters the same way, so the family is created here.
+        self.dead_letters = self.counter(
+            "dead_letters_total", "Messages sent to the dead-letter topic", ["topic", "group"]
+        )
+        self.consumer_errors = self.counter(
+            "consumer_errors_total", "Handler failures before a retry or dead-letter", ["group"]
+        )
+
+    def counter(self, name: str, doc: str, labels: list[str] | None = None) -> Counter:
+        return Counter(name, doc, labels or [], namespace=self.namespace, registry=self.registry)
+
+    def gauge(self, name: str, doc: str, labels: list[str] | None = None) -> Gauge:
+        return Gauge(name, doc, labels or [], namespace=self.namespace, registry=self.registry)
+
+    def histogram(
+        self,
+        name: str,
+        doc: str,
+        labels: list[str] | None = None,
+        buckets: tuple[float, ...] = LATENCY_BUCKETS,
+    ) -> Histogram:
+        return Histogram(
+            name, doc, labels or [], namespace=self.namespace, registry=self.registry,
+            buckets=buckets,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def ops_router(metrics: Metrics, ready: ReadyCheck) -> APIRouter:
+    """/healthz (process alive), /readyz (dependencies ready) and /metrics."""
+    router = APIRouter(tags=["ops"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> Response:
+        result: Any = ready()
+        checks: dict[str, bool] = await result if inspect.isawaitable(result) else result
+        ok = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    @router.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,111 @@
+"""Every message on the bus, defined once. Services import these; nobody redefines them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+DocId = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+LabelName = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
+MetaValue = str | int | float | bool | None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Message(BaseModel):
+    """Base for bus messages: unknown fields are rejected so typos surface as errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Reason(StrEnum):
+    """Why an item was sent to a human."""
+
+    UNCERTAINTY = "uncertainty"
+    COMMITTEE = "committee"
+    AUDIT = "audit"
+    COLD_START = "cold_start"
+    DRIFT = "drift"
+
+
+class Document(Message):
+    id: DocId = Field(default_factory=new_id)
+    text: Text
+    metadata: dict[str, MetaValue] = Field(default_factory=dict)
+    source: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Prediction(Message):
+    doc_id: DocId
+    label: str | None
+    probabilities: dict[str, float]
+    confidence: float
+    uncertainty: float
+    model_version: int
+    routed: bool
+    reason: Reason | None = None
+    suggestion: str | None = None
+    scored_at: datetime = Field(default_factory=utcnow)
+
+
+class ReviewRequest(Message):
+    item_id: DocId
+    text: Text
+    embedding: list[float]
+    priority: float = Field(description="Higher is reviewed first: the item's uncertainty.")
+    reason: Reason
+    predicted_label: str | None = None
+    probabilities: dict[str, float] = Field(default_factory=dict)
+    model_version: int = 0
+    suggestion: str | None = None
+    metadata: dict[str, MetaValue] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LabelEvent(Message):
+    """A human label. It carries the embedding so the trainer never re-embeds."""
+
+    event_id: str = Field(default_factory=new_id)
+    item_id: DocId
+    label: LabelName
+    embedding: list[float]
+    reviewer: str
+    reason: Reason
+    predicted_label: str | None = None
+    model_version: int = 0
+    labeled_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelAnnouncement(Message):
+    version: int
+    sha256: str
+    signature: str
+    classes: list[str]
+    n_labels: int
+    metrics: dict[str, float] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DeadLetter(Message):
+    """What could not be processed, with where it came from so it can be replayed."""
+
+    source_topic: str
+    partition: int
+    offset: int
+    key: str | None
+    error: str
+    payload: str
+    consumer_group: str
+    failed_at: datetime = Field(default_factory=utcnow)

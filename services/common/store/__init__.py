@@ -1,0 +1,33 @@
+"""Store contract and its implementations (in-memory and Redis)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from services.common.store.base import (
+    KeyValue,
+    LabelResult,
+    Lease,
+    ModelRecord,
+    ModelRegistry,
+    QueueStats,
+    ReviewQueue,
+    Store,
+)
+from services.common.store.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from services.common.settings import CommonSettings
+
+__all__ = [
+    "KeyValue", "LabelResult", "Lease", "MemoryStore", "ModelRecord", "ModelRegistry",
+    "QueueStats", "ReviewQueue", "Store", "make_store",
+]
+
+
+def make_store(settings: CommonSettings) -> Store:
+    if settings.store == "memory":
+        return MemoryStore()
+    from services.common.store.redis import RedisStore  # lazily: redis only when used
+
+    return RedisStore(settings.redis_url, prefix=settings.redis_prefix)

@@ -1,0 +1,286 @@
+"""The store contract on Redis (redis-py asyncio).
+
+The review queue's multi-key operations are Lua scripts (store/redis_lua.py), registered once
+and run with EVALSHA, so each is atomic: two reviewers leasing at the same moment can never get
+the same item. The registry keeps record JSON and artifact bytes; versions come from INCR.
+Durability is Redis's: with ``appendonly yes`` and ``appendfsync always`` an acknowledged write
+(a submitted label) survives a Redis crash.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from services.common.errors import BackendUnavailable, Conflict, NotFound
+from services.common.schemas import LabelEvent, ReviewRequest
+from services.common.store import redis_lua
+from services.common.store.base import (
+    KeyValue,
+    LabelResult,
+    Lease,
+    ModelRecord,
+    ModelRegistry,
+    QueueStats,
+    ReviewQueue,
+    Store,
+)
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_QUEUE_KEYS = (
+    "items", "member", "queued", "byage", "leases", "expiry", "skipped", "labeled", "seq", "enq_at",
+)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for error messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _result(reply: list[Any]) -> list[Any]:
+    """Turn a script's {status, ...} reply into values or the contract's errors."""
+    status = int(reply[0])
+    if status == 1:
+        raise NotFound(_text(reply[1]))
+    if status == 2:
+        raise Conflict(_text(reply[1]))
+    return reply[1:]
+
+
+def guarded(
+    method: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Connection trouble becomes BackendUnavailable: HTTP answers 503, consumers retry the
+    batch later instead of dead-lettering it."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise BackendUnavailable(f"Redis is unavailable: {exc}") from exc
+
+    return wrapper
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisReviewQueue(ReviewQueue):
+    def __init__(self, client: Redis, prefix: str) -> None:
+        self._client = client
+        self._keys = [f"{prefix}queue:{name}" for name in _QUEUE_KEYS]
+        self._enqueue = client.register_script(redis_lua.ENQUEUE)
+        self._lease = client.register_script(redis_lua.LEASE)
+        self._heartbeat = client.register_script(redis_lua.HEARTBEAT)
+        self._submit = client.register_script(redis_lua.SUBMIT)
+        self._skip = client.register_script(redis_lua.SKIP)
+        self._stats = client.register_script(redis_lua.STATS)
+
+    @guarded
+    async def enqueue(self, request: ReviewRequest) -> bool:
+        out = _result(await self._enqueue(
+            keys=self._keys,
+            args=[request.item_id, request.model_dump_json(), repr(float(request.priority))],
+        ))
+        return bool(int(out[0]))
+
+    @guarded
+    async def lease(self, reviewer: str, ttl_s: float) -> Lease | None:
+        out = _result(await self._lease(keys=self._keys, args=[reviewer, repr(float(ttl_s))]))
+        if out[0] is None:
+            return None
+        item = ReviewRequest.model_validate_json(out[0])
+        return Lease(item=item, reviewer=reviewer, expires_at=float(out[1]))
+
+    @guarded
+    async def heartbeat(self, item_id: str, reviewer: str, ttl_s: float) -> Lease:
+        out = _result(await self._heartbeat(
+            keys=self._keys, args=[item_id, reviewer, repr(float(ttl_s))]
+        ))
+        item = ReviewRequest.model_validate_json(out[0])
+        return Lease(item=item, reviewer=reviewer, expires_at=float(out[1]))
+
+    @guarded
+    async def submit_label(self, item_id: str, reviewer: str, label: str) -> LabelResult:
+        item = await self.get(item_id)
+        if item is None:
+            raise NotFound(f"unknown item {item_id!r}")
+        # The event is built here from the stored (immutable) item; the script decides
+        # atomically whether it is the first label, a duplicate, or a conflict.
+        event = LabelEvent(
+            item_id=item_id,
+            label=label,
+            embedding=item.embedding,
+            reviewer=reviewer,
+            reason=item.reason,
+            predicted_label=item.predicted_label,
+            model_version=item.model_version,
+        )
+        out = _result(await self._submit(
+            keys=self._keys, args=[item_id, reviewer, label, event.model_dump_json()]
+        ))
+        stored = LabelEvent.model_validate_json(out[0])
+        return LabelResult(event=stored, duplicate=bool(int(out[1])))
+
+    @guarded
+    async def skip(self, item_id: str, reviewer: str) -> None:
+        _result(await self._skip(keys=self._keys, args=[item_id, reviewer]))
+
+    @guarded
+    async def get(self, item_id: str) -> ReviewRequest | None:
+        raw = await self._client.hget(self._keys[0], item_id)
+        return None if raw is None else ReviewRequest.model_validate_json(raw)
+
+    @guarded
+    async def stats(self) -> QueueStats:
+        out = _result(await self._stats(keys=self._keys, args=[]))
+        return QueueStats(
+            depth=int(out[0]),
+            leased=int(out[1]),
+            labeled=int(out[2]),
+            oldest_age_s=None if out[3] is None else float(out[3]),
+        )
+
+
+class RedisModelRegistry(ModelRegistry):
+    def __init__(self, client: Redis, prefix: str) -> None:
+        self._client = client
+        self._seq = f"{prefix}models:seq"
+        self._records = f"{prefix}models:records"  # hash version -> ModelRecord JSON
+        self._versions = f"{prefix}models:versions"  # zset version -> version
+        self._artifact = f"{prefix}models:artifact:"
+
+    @guarded
+    async def next_version(self) -> int:
+        return int(await self._client.incr(self._seq))
+
+    @guarded
+    async def put(self, record: ModelRecord, artifact: bytes) -> None:
+        # One MULTI/EXEC: a version is visible only together with its artifact.
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.set(f"{self._artifact}{record.version}", artifact)
+            pipe.hset(self._records, str(record.version), record.model_dump_json())
+            pipe.zadd(self._versions, {str(record.version): record.version})
+            await pipe.execute()
+
+    @guarded
+    async def get(self, version: int) -> tuple[ModelRecord, bytes]:
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hget(self._records, str(version))
+            pipe.get(f"{self._artifact}{version}")
+            raw, artifact = await pipe.execute()
+        if raw is None or artifact is None:
+            raise NotFound(f"model version {version} does not exist")
+        return ModelRecord.model_validate_json(raw), bytes(artifact)
+
+    @guarded
+    async def latest(self) -> ModelRecord | None:
+        top: list[bytes] = await self._client.zrevrange(self._versions, 0, 0)  # type: ignore[assignment]
+        if not top:
+            return None
+        raw = await self._client.hget(self._records, top[0])
+        return None if raw is None else ModelRecord.model_validate_json(raw)
+
+    @guarded
+    async def versions(self) -> list[ModelRecord]:
+        ids: list[bytes] = await self._client.zrange(self._versions, 0, -1)  # type: ignore[assignment]
+        if not ids:
+            return []
+        raws = await self._client.hmget(self._records, ids)
+        return [ModelRecord.model_validate_json(r) for r in raws if r is not None]
+
+
+class RedisKeyValue(KeyValue):
+    def __init__(self, client: Redis, prefix: str) -> None:
+        self._client = client
+        self._prefix = f"{prefix}kv:"
+        self._incr = client.register_script(redis_lua.INCR)
+
+    def _key(self, key: str) -> str:
+        return self._prefix + key
+
+    @staticmethod
+    def _ms(ttl_s: float | None) -> int | None:
+        return None if ttl_s is None else max(1, int(ttl_s * 1000))
+
+    @guarded
+    async def get(self, key: str) -> bytes | None:
+        value = await self._client.get(self._key(key))
+        return None if value is None else bytes(value)  # type: ignore[arg-type]
+
+    @guarded
+    async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None:
+        await self._client.set(self._key(key), value, px=self._ms(ttl_s))
+
+    @guarded
+    async def set_if_absent(self, key: str, value: bytes, ttl_s: float | None = None) -> bool:
+        return bool(await self._client.set(self._key(key), value, px=self._ms(ttl_s), nx=True))
+
+    @guarded
+    async def incr(self, key: str, amount: float = 1.0, ttl_s: float | None = None) -> float:
+        ms = self._ms(ttl_s)
+        out = await self._incr(keys=[self._key(key)], args=[repr(float(amount)), ms or ""])
+        return float(out)
+
+    @guarded
+    async def delete(self, key: str) -> None:
+        await self._client.delete(self._key(key))
+
+
+class RedisStore(Store):
+    def __init__(self, url: str, prefix: str = "alstream:", retries: int = 5) -> None:
+        self.url = url
+        self.prefix = prefix
+        # Transient connection drops (a Redis restart) are retried with backoff; the queue's
+        # scripts are safe to retry: enqueue/heartbeat/submit are idempotent.
+        self._client: Redis = Redis.from_url(
+            url,
+            decode_responses=False,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+            retry=Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=retries),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
+        self.queue = RedisReviewQueue(self._client, prefix)
+        self.models = RedisModelRegistry(self._client, prefix)
+        self.kv = RedisKeyValue(self._client, prefix)
+
+    @property
+    def client(self) -> Redis:
+        return self._client
+
+    async def start(self) -> None:
+        try:
+            await self._client.ping()
+        except RedisError as exc:
+            raise BackendUnavailable(f"Redis at {redact(self.url)} is unreachable: {exc}") from exc
+
+    async def stop(self) -> None:
+        await self._client.aclose()
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._client.ping())
+        except RedisError as exc:
+            log.warning("Redis ping failed: %s", exc)
+            return False

@@ -1,0 +1,44 @@
+"""Topic names, defined once. A prefix lets several deployments share one Kafka cluster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Topics:
+    prefix: str = "alstream."
+
+    @property
+    def documents(self) -> str:
+        return f"{self.prefix}documents"
+
+    @property
+    def predictions(self) -> str:
+        return f"{self.prefix}predictions"
+
+    @property
+    def review_requests(self) -> str:
+        return f"{self.prefix}review-requests"
+
+    @property
+    def labels(self) -> str:
+        return f"{self.prefix}labels"
+
+    @property
+    def models(self) -> str:
+        return f"{self.prefix}model-announcements"
+
+    @property
+    def dead_letter(self) -> str:
+        return f"{self.prefix}dead-letter"
+
+    def all(self) -> list[str]:
+        return [
+            self.documents,
+            self.predictions,
+            self.review_requests,
+            self.labels,
+            self.models,
+            self.dead_letter,
+        ]

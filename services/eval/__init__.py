@@ -1,0 +1,1 @@
+"""Offline evaluation: replay labelled streams through the scorer's selection and model code."""

@@ -1,0 +1,34 @@
+"""Ingest: HTTP in, documents topic out."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.common.bus import Bus
+from services.common.http import BodyLimitMiddleware, install_error_handlers
+from services.common.observability import ops_router
+from services.common.runtime import Service
+from services.common.store import Store
+from services.ingest.api import Deps, router
+from services.ingest.metrics import IngestMetrics
+from services.ingest.settings import IngestSettings
+
+
+def build_ingest(settings: IngestSettings, bus: Bus, store: Store) -> Service:
+    metrics = IngestMetrics()
+    app = FastAPI(title="alstream ingest", version="0.1.0")
+    install_error_handlers(app)
+    app.state.deps = Deps(settings, bus, metrics)
+    app.include_router(router())
+
+    async def ready() -> dict[str, bool]:
+        return {"store": await store.ping()}
+
+    app.include_router(ops_router(metrics, ready))
+    # Bulk bodies are streamed line by line, so they get their own, larger limit.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        overrides={"/v1/documents/bulk": settings.max_bulk_bytes},
+    )
+    return Service(name="ingest", app=app)

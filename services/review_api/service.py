@@ -1,0 +1,65 @@
+"""Review API: review requests in (a priority queue in the store), label events out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from fastapi import FastAPI
+
+from services.common.bus import Bus
+from services.common.bus.runner import ConsumerLoop, Item
+from services.common.http import BodyLimitMiddleware, install_error_handlers
+from services.common.observability import ops_router
+from services.common.runtime import Service
+from services.common.schemas import ReviewRequest
+from services.common.store import Store
+from services.review_api.api import Deps, router
+from services.review_api.metrics import ReviewMetrics
+from services.review_api.settings import ReviewSettings
+
+
+def build_review_api(settings: ReviewSettings, bus: Bus, store: Store) -> Service:
+    metrics = ReviewMetrics()
+    topics = settings.topics
+    deps = Deps(settings, bus, store.queue, metrics)
+
+    async def enqueue(items: list[Item[ReviewRequest]]) -> None:
+        for item in items:
+            # Idempotent by item id: a redelivered request is recognised and dropped.
+            if await store.queue.enqueue(item.message):
+                metrics.enqueued.labels(item.message.reason.value).inc()
+            else:
+                metrics.enqueue_duplicates.inc()
+
+    requests = ConsumerLoop(
+        bus=bus, consumer=bus.consumer([topics.review_requests], settings.consumer_group),
+        schema=ReviewRequest, handler=enqueue, dead_letter_topic=topics.dead_letter,
+        group=settings.consumer_group, metrics=metrics,
+    )
+    stop = asyncio.Event()
+
+    async def gauges() -> None:
+        # Expired leases return to the queue inside stats(), so this also reaps them.
+        while not stop.is_set():
+            await deps.refresh_gauges()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), settings.stats_interval_s)
+
+    app = FastAPI(title="alstream review API", version="0.1.0")
+    install_error_handlers(app)
+    app.state.deps = deps
+    app.include_router(router())
+
+    async def ready() -> dict[str, bool]:
+        return {"store": await store.ping()}
+
+    app.include_router(ops_router(metrics, ready))
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    def on_stop() -> None:
+        requests.stop()
+        stop.set()
+
+    return Service(name="review_api", app=app, jobs=[requests.run, gauges], on_stop=[on_stop],
+                   state={"requests": requests, "metrics": metrics})

@@ -1,0 +1,136 @@
+"""Scorer: wires encoder, model holder, router and the stream pipeline to the bus and HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import FastAPI
+
+from services.common.bus import Bus
+from services.common.bus.runner import ConsumerLoop
+from services.common.encoding import Encoder, make_encoder
+from services.common.http import BodyLimitMiddleware, install_error_handlers
+from services.common.observability import ops_router
+from services.common.runtime import Service
+from services.common.schemas import Document, LabelEvent, ModelAnnouncement, ReviewRequest
+from services.common.selection.zeroshot import PrototypeClassifier
+from services.common.store import Store
+from services.scorer.api import Deps, router
+from services.scorer.batcher import BatcherMetrics
+from services.scorer.dedup import DedupMetrics, NearDuplicates
+from services.scorer.embedder import Embedder
+from services.scorer.index import IndexFeeder, IndexMetrics, SimilarityIndex
+from services.scorer.metrics import ScorerMetrics
+from services.scorer.model_holder import ModelHolder
+from services.scorer.pipeline import StreamScorer
+from services.scorer.selection import audit_router, build_router, poll_queue
+from services.scorer.settings import ScorerSettings
+from services.scorer.similar_api import similar_router
+
+
+def build_scorer(
+    settings: ScorerSettings, bus: Bus, store: Store, encoder: Encoder | None = None
+) -> Service:
+    metrics = ScorerMetrics()
+    topics = settings.topics
+    encoder = encoder or make_encoder(
+        settings.encoder_backend, settings.model_path, settings.device, settings.max_length,
+        cache_dir=settings.onnx_cache_dir, threads=settings.encoder_threads,
+    )
+    embedder = Embedder(
+        encoder, batch_size=settings.batch_size,
+        max_batch_tokens=settings.token_budget(encoder.device),
+        max_wait_s=settings.max_wait_s(encoder.device), metrics=BatcherMetrics(metrics),
+        interactive_capacity=settings.queue_interactive, stream_capacity=settings.queue_stream,
+    )
+    index = SimilarityIndex(encoder.dim, device=settings.index_device,
+                            metrics=IndexMetrics(metrics))
+    dedup = NearDuplicates(index, settings.dup_threshold, metrics=DedupMetrics(metrics))
+    holder = ModelHolder(store.models, settings.signing_key.get_secret_value().encode(), metrics)
+    selection, selection_metrics = build_router(settings, store, holder, metrics)
+    scorer = StreamScorer(bus, topics, embedder, holder, selection, metrics, dedup)
+    documents = ConsumerLoop(
+        bus=bus,
+        consumer=bus.consumer([topics.documents], settings.consumer_group),
+        schema=Document, handler=scorer.handle, dead_letter_topic=topics.dead_letter,
+        group=settings.consumer_group, metrics=metrics, max_records=settings.batch_size,
+    )
+    # Every scorer instance must see every announcement: a group of its own, new records only.
+    models_group = f"{settings.consumer_group}-models-{settings.instance_id}"
+    announcements = ConsumerLoop(
+        bus=bus,
+        consumer=bus.consumer([topics.models], models_group, from_beginning=False),
+        schema=ModelAnnouncement, handler=holder.on_announcements,
+        dead_letter_topic=topics.dead_letter, group=models_group, metrics=metrics,
+    )
+    # The similarity index is rebuilt on every start by replaying everything sent to review
+    # and every label (groups of this instance's own, from the beginning), then follows both.
+    feeder = IndexFeeder(index)
+    index_group = f"{settings.consumer_group}-index-{settings.instance_id}"
+    index_reviews = ConsumerLoop(
+        bus=bus, consumer=bus.consumer([topics.review_requests], f"{index_group}-reviews"),
+        schema=ReviewRequest, handler=feeder.on_review_requests,
+        dead_letter_topic=topics.dead_letter, group=f"{index_group}-reviews", metrics=metrics,
+        max_records=500,
+    )
+    index_labels = ConsumerLoop(
+        bus=bus, consumer=bus.consumer([topics.labels], f"{index_group}-labels"),
+        schema=LabelEvent, handler=feeder.on_labels,
+        dead_letter_topic=topics.dead_letter, group=f"{index_group}-labels", metrics=metrics,
+        max_records=500,
+    )
+
+    # Selection feedback (drift error, reviewer throughput, audit estimate): every instance
+    # sees every label from now on, in a group of its own.
+    selection_group = f"{settings.consumer_group}-selection-{settings.instance_id}"
+    selection_labels = ConsumerLoop(
+        bus=bus, consumer=bus.consumer([topics.labels], selection_group, from_beginning=False),
+        schema=LabelEvent, handler=selection.on_labels, dead_letter_topic=topics.dead_letter,
+        group=selection_group, metrics=metrics, max_records=500,
+    )
+    poll_stop = asyncio.Event()
+
+    async def queue_poller() -> None:
+        await poll_queue(selection, store, selection_metrics, settings.queue_poll_s, poll_stop)
+
+    app = FastAPI(title="alstream scorer", version="0.1.0")
+    install_error_handlers(app)
+    app.state.deps = Deps(settings, embedder, holder, metrics)
+    app.include_router(router())
+    app.include_router(audit_router(selection))
+    app.include_router(similar_router(
+        index, lambda texts: embedder.embed(texts, interactive=True), settings.classify_max_chars
+    ))
+
+    async def ready() -> dict[str, bool]:
+        return {"store": await store.ping(), "encoder": embedder.batcher.running}
+
+    app.include_router(ops_router(metrics, ready))
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    async def on_start() -> None:
+        await embedder.start()
+        await holder.load_latest()
+        # Zero-shot prototypes: configured descriptions, else the fixed label set's names.
+        described = settings.label_descriptions or {
+            name: name for name in settings.label_set or []}
+        if len(described) >= 2:
+            vectors = await embedder.embed(list(described.values()))
+            holder.set_prototypes(PrototypeClassifier(dict(zip(described, vectors, strict=True))))
+
+    async def on_stop() -> None:
+        documents.stop()
+        announcements.stop()
+        index_reviews.stop()
+        index_labels.stop()
+        selection_labels.stop()
+        poll_stop.set()
+
+    return Service(
+        name="scorer", app=app,
+        jobs=[documents.run, announcements.run, index_reviews.run, index_labels.run,
+              selection_labels.run, queue_poller],
+        on_start=[on_start], on_stop=[on_stop], on_close=[embedder.stop],
+        state={"holder": holder, "documents": documents, "metrics": metrics, "index": index,
+               "embedder": embedder, "router": selection},
+    )

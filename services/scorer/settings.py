@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from services.common.settings import CommonSettings
+
+
+class ScorerSettings(CommonSettings):
+    http_port: int = 8002
+    # auto: torch fp16 on CUDA when a GPU is present, else ONNX int8 (2-3x torch fp32 on CPU;
+    # docs/benchmarks.md). torch | onnx force one.
+    encoder_backend: Literal["auto", "torch", "onnx"] = "auto"
+    onnx_cache_dir: str | None = Field(
+        default=None, description="Where the int8 ONNX export is cached; .cache/onnx if unset")
+    encoder_threads: int | None = Field(default=None, ge=1, description="ONNX intra-op threads")
+    model_path: str | None = Field(default=None, description="Local model dir; packaged MiniLM")
+    device: str = "auto"
+    max_length: int = Field(default=256, ge=8, le=512)
+    # Micro-batcher (services/scorer/batcher.py): a batch holds at most batch_size texts and
+    # batch_max_tokens padded tokens (texts x longest); it waits at most batch_max_wait_ms for
+    # company when the model is idle. Queues are bounded: /classify gets 429 beyond
+    # queue_interactive, the stream consumer waits beyond queue_stream.
+    batch_size: int = Field(default=32, ge=1)
+    # Unset: 16384 tokens and 2 ms on CUDA; on CPU max_length tokens (one full-length text, or
+    # several short ones) and no wait: there a batch of long texts runs slower per text than
+    # one text alone (padding, cache misses) and only short texts gain from batching
+    # (docs/benchmarks.md). Under load batches form anyway: texts queue while the model runs.
+    batch_max_tokens: int | None = Field(default=None, ge=1)
+    batch_max_wait_ms: float | None = Field(default=None, ge=0.0)
+    queue_interactive: int = Field(default=256, ge=1)
+    queue_stream: int = Field(default=256, ge=1)
+    # Near-duplicate suppression: an item at least this cosine-similar to one already queued
+    # or labeled is not routed again (1.0 turns it off for all but exact copies).
+    dup_threshold: float = Field(default=0.95, ge=0.0, le=1.0)
+    index_device: Literal["auto", "cpu", "gpu"] = "auto"
+
+    def token_budget(self, device: str) -> int:
+        if self.batch_max_tokens is not None:
+            return self.batch_max_tokens
+        return 16384 if device.startswith("cuda") else self.max_length
+
+    def max_wait_s(self, device: str) -> float:
+        if self.batch_max_wait_ms is not None:
+            return self.batch_max_wait_ms / 1000
+        return 0.002 if device.startswith("cuda") else 0.0
+    max_body_bytes: int = Field(default=524_288, ge=1024)
+    classify_max_chars: int = Field(default=100_000, ge=1)
+    # Selection (services/common/selection, docs/evaluation.md): which items go to review.
+    # "default" is the strategy the evaluation chose; others: see selection.strategy_names().
+    selection_strategy: str = "default"
+    # Labels asked for, as a fraction of the stream, over a sliding window; with the global
+    # budget it holds for all scorer processes together (counters in the store).
+    label_budget: float = Field(default=0.1, gt=0.0, le=1.0)
+    # Uniform random share of the stream sent to review tagged "audit" (at most a quarter of
+    # the budget): the only labels the unbiased accuracy estimate (GET /v1/audit) uses.
+    audit_share: float = Field(default=0.01, ge=0.0, le=1.0)
+    global_budget: bool = True
+    budget_window_s: float = Field(default=3600.0, gt=0)
+    # Queue-aware: when the review backlog exceeds this many seconds of reviewer throughput,
+    # the budget shrinks in proportion (the effective threshold rises) until it drains.
+    queue_horizon_s: float = Field(default=900.0, gt=0)
+    queue_poll_s: float = Field(default=5.0, gt=0)
+    selection_seed: int | None = None
+
+    @field_validator("selection_strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        from services.common.selection import strategy_names
+
+        if value not in strategy_names():
+            raise ValueError(f"unknown strategy {value!r}; known: {', '.join(strategy_names())}")
+        return value
+    consumer_group: str = "scorer"

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from services.common.observability import Metrics
+
+
+class TrainerMetrics(Metrics):
+    def __init__(self) -> None:
+        super().__init__()
+        self.learned = self.counter("trainer_labels_learned_total", "Labels learned")
+        self.duplicates = self.counter(
+            "trainer_labels_duplicate_total", "Redelivered labels skipped (already learned)"
+        )
+        self.prequential = self.gauge(
+            "trainer_prequential_accuracy", "Accuracy of predict-then-learn over all labels"
+        )
+        self.prequential_recent = self.gauge(
+            "trainer_prequential_accuracy_recent", "Prequential accuracy over the last 200 labels"
+        )
+        self.model_version = self.gauge("trainer_model_version", "Last published model version")
+        self.published = self.counter("trainer_models_published_total", "Model versions published")
+        self.checkpoint_bytes = self.gauge(
+            "trainer_checkpoint_bytes", "Size of the last checkpoint (learner + offsets)"
+        )
+        self.publish_seconds = self.histogram(
+            "trainer_publish_seconds", "Serialize, sign, store and announce a version"
+        )

@@ -1,0 +1,57 @@
+"""Every strategy in the registry, through the same checks."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from services.common.selection import make_strategy, strategy_names
+from tests.unit.selection.streams import run, stream
+
+BUDGET = 0.1
+WINDOW = 1000  # every strategy's default budget window
+N = 3000
+ALL = strategy_names()
+BUDGETED = [n for n in ALL if n != "full"]
+
+
+@pytest.fixture(scope="module")
+def items():
+    return list(stream(N, seed=1))
+
+
+@pytest.mark.parametrize("name", BUDGETED)
+def test_respects_budget_over_a_long_stream(name, items):
+    decisions = run(make_strategy(name, BUDGET, seed=0), items)
+    # No window of WINDOW consecutive items holds more than the budget ...
+    worst = max(sum(decisions[i:i + WINDOW]) for i in range(0, N - WINDOW + 1, 50))
+    assert worst <= BUDGET * WINDOW
+    # ... so the whole stream stays within it too, and the budget is not left unused.
+    assert sum(decisions) <= BUDGET * N
+    assert sum(decisions) >= 0.5 * BUDGET * N
+
+
+def test_full_supervision_asks_for_everything(items):
+    assert all(run(make_strategy("full", BUDGET, seed=0), items[:200]))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_asks_while_untrained(name):
+    untrained = list(stream(100, seed=2, untrained=100))
+    assert any(run(make_strategy(name, BUDGET, seed=0), untrained))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_deterministic_under_a_seed(name, items):
+    first = run(make_strategy(name, BUDGET, seed=42), items[:1500])
+    second = run(make_strategy(name, BUDGET, seed=42), items[:1500])
+    assert first == second
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_pickles_mid_stream_and_continues_identically(name, items):
+    strategy = make_strategy(name, BUDGET, seed=3)
+    run(strategy, items[:700])
+    clone = pickle.loads(pickle.dumps(strategy))
+    assert run(strategy, items[700:1400]) == run(clone, items[700:1400])

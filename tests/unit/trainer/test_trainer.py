@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from services.common.model import load_verified
+from services.common.schemas import LabelEvent, ModelAnnouncement, Reason
+from services.trainer.service import build_trainer
+from services.trainer.settings import TrainerSettings
+from tests.unit.conftest import drain, eventually
+
+
+def event(i: int, label: str | None = None) -> LabelEvent:
+    label = label or "ab"[i % 2]
+    vec = np.zeros(4)
+    vec[0 if label == "a" else 1] = 1.0
+    return LabelEvent(item_id=f"i{i}", label=label, embedding=list(vec + 0.01 * i),
+                      reviewer="r", reason=Reason.UNCERTAINTY)
+
+
+@pytest.fixture
+def settings() -> TrainerSettings:
+    return TrainerSettings(publish_every_labels=10, publish_every_s=0.3)
+
+
+
+
+async def test_learns_each_label_once_and_publishes_signed_versions(
+    settings, bus, store, topics, running
+):
+    async with running(build_trainer(settings, bus, store)) as r:
+        events = [event(i) for i in range(25)]
+        await bus.publish_many(topics.labels, [(e.item_id, e) for e in events])
+        # Redelivery of the first five must not be learned again.
+        await bus.publish_many(topics.labels, [(e.item_id, e) for e in events[:5]])
+
+        async def seen(n):
+            s = (await r.client.get("/v1/status")).json()
+            return s["labels_learned"] == n and s["labels_since_publish"] == 0
+
+        await eventually(lambda: seen(25))  # >= 10 new labels in a batch: published by count
+        first = (await r.client.get("/v1/status")).json()["model_version"]
+        assert first >= 1
+        # Three more stay under the count threshold: the timer publishes them.
+        await bus.publish_many(topics.labels, [(e.item_id, e) for e in map(event, range(25, 28))])
+        await eventually(lambda: seen(28))
+        status = (await r.client.get("/v1/status")).json()
+        assert status["model_version"] == first + 1
+        assert status["prequential_accuracy"] > 0.8
+        anns = [ModelAnnouncement.model_validate_json(v)
+                for v in await drain(bus, topics.models)]
+        assert [a.version for a in anns] == list(range(1, first + 2))
+        record, artifact = await store.models.get(first + 1)
+        model = load_verified(artifact, sha256=record.sha256, signature=record.signature,
+                              key=settings.signing_key.get_secret_value().encode())
+        assert model.n_learned == 28 and record.n_labels == 28
+        text = (await r.client.get("/metrics")).text
+        assert "alstream_trainer_labels_learned_total 28.0" in text
+        assert "alstream_trainer_labels_duplicate_total 5.0" in text
+        assert f"alstream_trainer_model_version {first + 1}.0" in text
+
+
+async def test_bad_label_event_is_dead_lettered(settings, bus, store, topics, running):
+    async with running(build_trainer(settings, bus, store)) as r:
+        await bus.publish(topics.labels, b'{"item_id": "x", "label": ""}')
+        await bus.publish(topics.labels, event(1))
+
+        async def learned():
+            return (await r.client.get("/v1/status")).json()["labels_learned"] == 1
+
+        await eventually(learned)
+        assert len(await drain(bus, topics.dead_letter)) == 1
