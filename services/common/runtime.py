@@ -20,6 +20,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from services.common.aio import cancel_and_wait
 from services.common.bus import Bus, make_bus
 from services.common.errors import AlstreamError, BackendUnavailable
 from services.common.logging import setup_logging
@@ -63,10 +64,7 @@ class Service:
                 await result
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=timeout_s)
-            for task in pending:
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(*pending, return_exceptions=True)
+            await asyncio.gather(*(cancel_and_wait(task) for task in pending))
         for close in self.on_close:
             await close()
 

@@ -17,7 +17,6 @@ from turning every /classify into a 429.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from services.common.aio import cancel_and_wait
 from services.common.encoding import Encoder
 from services.common.errors import BackendUnavailable, Overloaded
 from services.scorer.batching import (
@@ -92,9 +92,7 @@ class MicroBatcher:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         stopped = BackendUnavailable("the encoder was stopped")
         fail(self._held, stopped)
         self._held = []

@@ -10,7 +10,6 @@ uncommitted records again (at-least-once; handlers are idempotent).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -21,6 +20,7 @@ from aiokafka.errors import KafkaError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.common.aio import cancel_and_wait
 from services.common.bus.base import Consumer, Record, next_offsets
 from services.common.bus.kafka_config import bounded, client_options, stop_quietly, unavailable
 from services.common.bus.kafka_leases import LeaseView, PartitionLeases
@@ -91,9 +91,9 @@ class LeasedKafkaConsumer(Consumer):
             return
         consumer, self._consumer = self._consumer, None
         if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+            # Ended for sure before leaving: a late heartbeat would take the leases back.
+            await cancel_and_wait(self._heartbeat)
+            self._heartbeat = None
         try:
             await self._leases.leave(self._owned)  # hand everything over right away
         except RedisError as exc:
@@ -113,8 +113,10 @@ class LeasedKafkaConsumer(Consumer):
 
     async def _heartbeat_loop(self) -> None:
         beats = 0
-        while True:
-            await asyncio.sleep(self.heartbeat_s)
+        while self._consumer is not None:  # stop() clears it: the loop ends even if a
+            await asyncio.sleep(self.heartbeat_s)  # cancellation got swallowed (see aio.py)
+            if self._consumer is None:
+                return
             beats += 1
             if not self._partitions or beats % 60 == 0:
                 await self._refresh_partitions()  # topics created late, partitions added

@@ -7,6 +7,7 @@ import pytest
 from services.common.schemas import LabelEvent, Reason, ReviewRequest
 from services.review_api.service import build_review_api
 from services.review_api.settings import ReviewSettings
+from tests.helpers import eventually
 from tests.unit.conftest import drain
 
 ALICE = {"X-Reviewer": "alice"}
@@ -128,9 +129,12 @@ async def test_stats_and_metrics(review):
     stats = (await review.client.get("/v1/review/stats")).json()
     assert stats["depth"] == 2 and stats["leased"] == 1 and stats["labeled"] == 0
     assert stats["oldest_age_s"] >= 0
-    await asyncio.sleep(0.1)
+
+    async def depth_exported() -> bool:  # the gauge is refreshed by a periodic job
+        return "alstream_review_queue_depth 2.0" in (await review.client.get("/metrics")).text
+
+    await eventually(depth_exported, timeout_s=10, every_s=0.05, what="queue depth gauge")
     text = (await review.client.get("/metrics")).text
-    assert "alstream_review_queue_depth 2.0" in text
     assert 'alstream_review_enqueued_total{reason="audit"} 1.0' in text
     assert "alstream_review_leases_total 1.0" in text
 
