@@ -17,20 +17,28 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-async def cancel_and_wait(task: asyncio.Task[Any], timeout_s: float = 5.0,
-                          every_s: float = 0.1) -> bool:
+async def cancel_and_wait(task: asyncio.Task[Any], timeout_s: float = 10.0,
+                          every_s: float = 1.0) -> bool:
     """Cancel ``task`` and wait until it ended, cancelling again every ``every_s`` in case a
     cancellation was swallowed. Returns whether it ended within ``timeout_s``; never raises
-    the task's exception (a stopping owner has no use for it)."""
+    the task's exception (a stopping owner has no use for it).
+
+    ``every_s`` is generous because a task that did get the cancellation may still be
+    cleaning up (a consumer leaving its group): asking again too soon would cut that short.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
+    asked = 0
     while not task.done():
         remaining = deadline - loop.time()
         if remaining <= 0:
             log.warning("task %s did not stop within %.1f s; left behind", task.get_name(),
                         timeout_s)
             return False
+        if asked == 1:
+            log.info("task %s swallowed a cancellation; asking again", task.get_name())
         task.cancel()
+        asked += 1
         await asyncio.wait({task}, timeout=min(every_s, remaining))
     if not task.cancelled():
         task.exception()  # retrieved, so asyncio does not log it as never retrieved
