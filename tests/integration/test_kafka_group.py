@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from services.common.bus.base import Record
-from services.common.bus.kafka import KafkaBus, KafkaConsumer
+from services.common.bus.kafka import KafkaBus
+from services.common.bus.kafka_group import KafkaConsumer
 from services.common.settings import CommonSettings
 from tests.fixtures.kafka import NoidaKafka
 

@@ -45,15 +45,23 @@ def unavailable(settings: CommonSettings, what: str, exc: BaseException) -> Back
     )
 
 
-async def bounded(settings: CommonSettings, what: str, call: Awaitable[T]) -> T:
-    """``call``, or ``BackendUnavailable`` once it took longer than ``kafka_call_timeout_s``."""
+async def bounded(settings: CommonSettings, what: str, call: Awaitable[T],
+                  timeout_s: float | None = None) -> T:
+    """``call``, or ``BackendUnavailable`` once it took longer than ``timeout_s`` (default
+    ``kafka_call_timeout_s``)."""
+    limit = settings.kafka_call_timeout_s if timeout_s is None else timeout_s
     try:
-        return await asyncio.wait_for(call, settings.kafka_call_timeout_s)
+        return await asyncio.wait_for(call, limit)
     except TimeoutError as exc:
         raise BackendUnavailable(
-            f"Kafka at {settings.kafka_bootstrap} did not answer {what} within "
-            f"{settings.kafka_call_timeout_s:g} s"
+            f"Kafka at {settings.kafka_bootstrap} did not answer {what} within {limit:g} s"
         ) from exc
+
+
+def join_timeout_s(settings: CommonSettings) -> float:
+    """How long joining a group may take: other members get a session timeout (aiokafka's
+    default rebalance timeout) to rejoin, and ours may wait out one failed round first."""
+    return settings.kafka_call_timeout_s + 3 * settings.kafka_session_timeout_ms / 1000
 
 
 async def stop_quietly(settings: CommonSettings, consumer: AIOKafkaConsumer, group: str) -> None:
