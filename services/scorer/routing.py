@@ -69,6 +69,10 @@ class Router:
         self._n_learned = n_learned
         self._on_decision = on_decision
         self._clock = clock
+        # Labels given before this process started arrive first (the label topic is replayed
+        # on every start): they restore the audit estimate, and nothing else, since drift
+        # and reviewer throughput are about now.
+        self.started_at = clock()
         self.refused = 0  # wanted by this process, refused by the group's budget
         self.drift_events = 0
 
@@ -104,9 +108,16 @@ class Router:
         return Decision(True, reason, priority, uncertainty)
 
     async def on_labels(self, items: list[Item[LabelEvent]]) -> None:
-        """Label events (this instance's own consumer group): learn from the outcomes."""
+        """Every label event, history first (this instance's own consumer group, replayed from
+        the beginning on each start): learn from the outcomes."""
         for item in items:
             event = item.message
+            if event.labeled_at.timestamp() < self.started_at:
+                if self.selector is not None:
+                    self.selector.audit.learn(Outcome(
+                        x=None, label=event.label,
+                        predicted=event.predicted_label, reason=event.reason))
+                continue
             if self.pressure is not None:
                 self.pressure.observe_label(event.labeled_at.timestamp())
             drift = self.selector.drift if self.selector is not None else None

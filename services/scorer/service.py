@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from fastapi import FastAPI
 
 from services.common.bus import Bus
-from services.common.bus.runner import ConsumerLoop
+from services.common.bus.runner import ConsumerLoop, Item
 from services.common.encoding import Encoder, make_encoder
 from services.common.http import BodyLimitMiddleware, install_error_handlers
 from services.common.observability import ops_router
@@ -56,7 +57,8 @@ def build_scorer(
         group=settings.consumer_group, metrics=metrics, max_records=settings.batch_size,
     )
     # Every scorer instance must see every announcement: a group of its own, new records only.
-    models_group = f"{settings.consumer_group}-models-{settings.instance_id}"
+    run_id = f"{settings.instance_id}-{uuid.uuid4().hex[:8]}"  # this start of this instance
+    models_group = f"{settings.consumer_group}-models-{run_id}"
     announcements = ConsumerLoop(
         bus=bus,
         consumer=bus.consumer([topics.models], models_group, from_beginning=False),
@@ -64,29 +66,28 @@ def build_scorer(
         dead_letter_topic=topics.dead_letter, group=models_group, metrics=metrics,
     )
     # The similarity index is rebuilt on every start by replaying everything sent to review
-    # and every label (groups of this instance's own, from the beginning), then follows both.
+    # and every label (groups of this start's own, from the beginning), then follows both.
+    # The same label replay restores the audit estimate and then feeds selection (drift,
+    # reviewer throughput, audit) with new labels. The run id matters: a restarted container
+    # keeps its hostname and pid, and a reused group would resume, not replay.
     feeder = IndexFeeder(index)
-    index_group = f"{settings.consumer_group}-index-{settings.instance_id}"
+    index_group = f"{settings.consumer_group}-index-{run_id}"
     index_reviews = ConsumerLoop(
         bus=bus, consumer=bus.consumer([topics.review_requests], f"{index_group}-reviews"),
         schema=ReviewRequest, handler=feeder.on_review_requests,
         dead_letter_topic=topics.dead_letter, group=f"{index_group}-reviews", metrics=metrics,
         max_records=500,
     )
+
+    async def on_labels(items: list[Item[LabelEvent]]) -> None:
+        await feeder.on_labels(items)
+        await selection.on_labels(items)
+
     index_labels = ConsumerLoop(
         bus=bus, consumer=bus.consumer([topics.labels], f"{index_group}-labels"),
-        schema=LabelEvent, handler=feeder.on_labels,
+        schema=LabelEvent, handler=on_labels,
         dead_letter_topic=topics.dead_letter, group=f"{index_group}-labels", metrics=metrics,
         max_records=500,
-    )
-
-    # Selection feedback (drift error, reviewer throughput, audit estimate): every instance
-    # sees every label from now on, in a group of its own.
-    selection_group = f"{settings.consumer_group}-selection-{settings.instance_id}"
-    selection_labels = ConsumerLoop(
-        bus=bus, consumer=bus.consumer([topics.labels], selection_group, from_beginning=False),
-        schema=LabelEvent, handler=selection.on_labels, dead_letter_topic=topics.dead_letter,
-        group=selection_group, metrics=metrics, max_records=500,
     )
     poll_stop = asyncio.Event()
 
@@ -123,13 +124,12 @@ def build_scorer(
         announcements.stop()
         index_reviews.stop()
         index_labels.stop()
-        selection_labels.stop()
         poll_stop.set()
 
     return Service(
         name="scorer", app=app,
         jobs=[documents.run, announcements.run, index_reviews.run, index_labels.run,
-              selection_labels.run, queue_poller],
+              queue_poller],
         on_start=[on_start], on_stop=[on_stop], on_close=[embedder.stop],
         state={"holder": holder, "documents": documents, "metrics": metrics, "index": index,
                "embedder": embedder, "router": selection},

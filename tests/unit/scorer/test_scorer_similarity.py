@@ -118,23 +118,42 @@ async def test_similar_rejects_bad_requests(scorer):
         assert resp.status_code == status and resp.json()["detail"], (method, kwargs)
 
 
-async def test_index_is_rebuilt_from_the_topics_on_restart(settings, bus, store, encoder,
-                                                           running, topics):
-    async with running(build_scorer(settings, bus, store, encoder=encoder)):
+async def test_index_and_audit_estimate_are_rebuilt_from_the_topics_on_restart(
+        settings, bus, store, encoder, running, topics):
+    async with running(build_scorer(settings, bus, store, encoder=encoder)) as first:
         await bus.publish_many(topics.documents, [
             (None, Document(id="a", text=ROCKET)), (None, Document(id="b", text=PUCK))])
         await predictions(bus, topics, 2)
-    await bus.publish(topics.labels, LabelEvent(
-        item_id="a", label="space", embedding=encoder.encode([ROCKET])[0].tolist(),
-        reviewer="ann", reason=Reason.COLD_START))
-    restarted = ScorerSettings(**{**settings.model_dump(), "instance_id": "second"})
-    async with running(build_scorer(restarted, bus, store, encoder=encoder)) as again:
+        await bus.publish_many(topics.labels, [
+            ("a", LabelEvent(item_id="a", label="space", reason=Reason.AUDIT, reviewer="ann",
+                             embedding=encoder.encode([ROCKET])[0].tolist(),
+                             predicted_label="space")),
+            ("b", LabelEvent(item_id="b", label="hockey", reason=Reason.AUDIT, reviewer="ann",
+                             embedding=encoder.encode([PUCK])[0].tolist(),
+                             predicted_label="space"))])
+
+        async def learned():
+            return first.service.state["index"].label_of("b") == "hockey"
+
+        await eventually(learned)
+    # The same instance id, as a restarted container keeps its hostname and pid: the replay
+    # must still start from the beginning.
+    async with running(build_scorer(settings, bus, store, encoder=encoder)) as again:
         index = again.service.state["index"]
 
         async def rebuilt():
             return len(index) == 2 and index.label_of("a") == "space"
 
         await eventually(rebuilt)
+
+        async def estimate() -> dict:
+            return (await again.client.get("/v1/audit")).json()["estimate"]
+
+        async def restored():
+            return (await estimate())["n"] == 2
+
+        await eventually(restored)
+        assert (await estimate())["accuracy"] == 0.5
 
 
 class GatedEncoder(HashingEncoder):

@@ -98,6 +98,36 @@ async def test_a_growing_queue_raises_the_threshold_and_a_drained_one_lowers_it(
     assert pressed < 0.5 * relaxed
 
 
+async def test_labels_from_before_the_start_restore_only_the_audit_estimate():
+    # On start the label topic is replayed from the beginning: history must bring back the
+    # audit estimate, but say nothing about reviewer throughput or drift now.
+    clock = {"t": 2000.0}
+    router = Router(build_selector(0.1, seed=0), n_learned=lambda: 500,
+                    pressure=QueuePressure(horizon_s=60, min_depth=10),
+                    clock=lambda: clock["t"])
+    assert router.selector is not None and router.pressure is not None
+    history = [_item(LabelEvent(item_id=f"h{i}", label="a", embedding=[0.0] * 8,
+                                reviewer="r", reason=Reason.AUDIT if i % 2 else
+                                Reason.UNCERTAINTY, predicted_label="a" if i % 4 == 1 else "b",
+                                labeled_at=_at(1000.0 + i)))
+               for i in range(40)]
+    await router.on_labels(history)
+    report = router.selector.audit.report()
+    assert report["n"] == 20 and report["accuracy"] == pytest.approx(0.5)
+    assert router.pressure.throughput == 0.0
+    assert router.selector.drift is not None and router.selector.drift._labels == 0
+
+    clock["t"] = 2010.0
+    live = [_item(LabelEvent(item_id=f"n{i}", label="a", embedding=[0.0] * 8, reviewer="r",
+                             reason=Reason.AUDIT, predicted_label="a",
+                             labeled_at=_at(2000.0 + i))) for i in range(10)]
+    await router.on_labels(live)
+    report = router.selector.audit.report()
+    assert report["n"] == 30 and report["accuracy"] == pytest.approx(20 / 30)
+    assert router.pressure.throughput > 0
+    assert router.selector.drift._labels == 10
+
+
 async def test_scorer_exposes_selection_in_metrics_and_the_audit_api(bus, store, topics,
                                                                    encoder, running):
     settings = ScorerSettings(audit_share=0.05, label_budget=0.3, selection_seed=1)
