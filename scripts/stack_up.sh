@@ -59,6 +59,9 @@ export ALSTREAM_BUS=kafka ALSTREAM_STORE=redis
 export ALSTREAM_KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 # noida-db's group coordinator mishandles crashed members: coordinate through Redis leases.
 export ALSTREAM_KAFKA_ASSIGNMENT=${ALSTREAM_KAFKA_ASSIGNMENT:-leases}
+# noida-db answers an empty fetch at once instead of holding it: without a pause between
+# fetches every idle consumer spins a core (docs/production.md).
+export ALSTREAM_KAFKA_IDLE_BACKOFF_MS=${ALSTREAM_KAFKA_IDLE_BACKOFF_MS:-100}
 export ALSTREAM_REDIS_URL=${ALSTREAM_REDIS_URL:-"redis://$REDIS_HOST:$REDIS_PORT/0"}
 export ALSTREAM_REDIS_PREFIX=${ALSTREAM_REDIS_PREFIX:-"alstream-stack:"}
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1

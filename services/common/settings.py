@@ -51,6 +51,10 @@ class CommonSettings(BaseSettings):
     # for as long as the coordinator answers "retriable"; we stop waiting after this long and
     # treat the call as failed, so a sick coordinator can never hang a service.
     kafka_call_timeout_s: float = Field(default=15.0, gt=0)
+    # A Kafka broker holds an empty fetch for fetch.max.wait.ms; brokers that answer at once
+    # (noida-db) make every idle consumer spin a core. > 0 pauses an idle consumer's
+    # partitions between short fetches, for this long. Off (0) for a real Kafka cluster.
+    kafka_idle_backoff_ms: int = Field(default=0, ge=0)
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "alstream:"

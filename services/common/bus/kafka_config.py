@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 
@@ -70,3 +70,33 @@ async def stop_quietly(settings: CommonSettings, consumer: AIOKafkaConsumer, gro
         await bounded(settings, f"leaving {group}", consumer.stop())
     except (KafkaError, BackendUnavailable) as exc:
         log.warning("consumer of %s did not stop cleanly: %r", group, exc)
+
+
+async def fetch(settings: CommonSettings, consumer: AIOKafkaConsumer, timeout_s: float,
+                max_records: int) -> dict[TopicPartition, list[Any]]:
+    """``getmany`` for up to ``timeout_s``; with ``kafka_idle_backoff_ms`` set, an idle
+    consumer fetches briefly and keeps its partitions paused in between (see settings)."""
+    backoff_s = settings.kafka_idle_backoff_ms / 1000
+    if backoff_s <= 0:
+        batches: dict[TopicPartition, list[Any]] = await consumer.getmany(
+            timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        return batches
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        batches = await consumer.getmany(timeout_ms=_IDLE_FETCH_MS, max_records=max_records)
+        remaining = deadline - loop.time()
+        if batches or remaining <= 0:
+            return batches
+        idle = consumer.assignment() - consumer.paused()
+        consumer.pause(*idle)
+        try:
+            await asyncio.sleep(min(backoff_s, remaining))
+        finally:
+            # A rebalance may have taken partitions away meanwhile (and reset their pause).
+            back = idle & consumer.assignment() & consumer.paused()
+            if back:
+                consumer.resume(*back)
+
+
+_IDLE_FETCH_MS = 20  # one round trip to a broker that answers at once

@@ -21,6 +21,7 @@ from services.common.bus.base import Consumer, Record, next_offsets
 from services.common.bus.kafka_config import (
     bounded,
     client_options,
+    fetch,
     join_timeout_s,
     stop_quietly,
     unavailable,
@@ -102,9 +103,7 @@ class KafkaConsumer(Consumer):
     async def poll(self, max_records: int, timeout_s: float) -> list[Record]:
         if self._consumer is None:
             return []
-        batches = await self._consumer.getmany(
-            timeout_ms=int(timeout_s * 1000), max_records=max_records
-        )
+        batches = await fetch(self.settings, self._consumer, timeout_s, max_records)
         records = [
             Record(
                 topic=m.topic,

@@ -22,7 +22,13 @@ from redis.exceptions import RedisError
 
 from services.common.aio import cancel_and_wait
 from services.common.bus.base import Consumer, Record, next_offsets
-from services.common.bus.kafka_config import bounded, client_options, stop_quietly, unavailable
+from services.common.bus.kafka_config import (
+    bounded,
+    client_options,
+    fetch,
+    stop_quietly,
+    unavailable,
+)
 from services.common.bus.kafka_leases import LeaseView, PartitionLeases
 from services.common.errors import BackendUnavailable
 from services.common.settings import CommonSettings
@@ -189,7 +195,7 @@ class LeasedKafkaConsumer(Consumer):
             # Nothing to read, or our leases may have expired (Redis unreachable): wait.
             await asyncio.sleep(timeout_s)
             return []
-        batches = await consumer.getmany(timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        batches = await fetch(self.settings, consumer, timeout_s, max_records)
         records = [
             Record(m.topic, m.partition, m.offset,
                    None if m.key is None else m.key.decode("utf-8", errors="replace"),

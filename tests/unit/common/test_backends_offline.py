@@ -8,7 +8,7 @@ import pytest
 
 from services.common.bus import MemoryBus
 from services.common.bus.kafka import KafkaBus
-from services.common.bus.kafka_config import bounded, client_options
+from services.common.bus.kafka_config import bounded, client_options, fetch
 from services.common.bus.runner import ConsumerLoop, Item
 from services.common.errors import BackendUnavailable
 from services.common.observability import Metrics
@@ -155,3 +155,57 @@ def test_sasl_settings_are_passed_through() -> None:
     assert opts["client_id"] == "alstream-scorer-0"
     assert "ssl_context" not in opts
     assert "sasl_mechanism" not in client_options(CommonSettings())
+
+
+class FakeFetcher:
+    """The slice of AIOKafkaConsumer that fetch() uses; records arrive on the 3rd fetch."""
+
+    def __init__(self, assigned: set) -> None:
+        self.assigned, self._paused, self.calls = set(assigned), set(), 0
+        self.paused_while_sleeping: list[set] = []
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict:
+        assert not self._paused, "fetched while partitions were paused"
+        self.calls += 1
+        return {"tp": ["record"]} if self.calls == 3 else {}
+
+    def assignment(self) -> set:
+        return set(self.assigned)
+
+    def paused(self) -> set:
+        return set(self._paused)
+
+    def pause(self, *tps) -> None:
+        self._paused |= set(tps)
+        self.paused_while_sleeping.append(set(tps))
+
+    def resume(self, *tps) -> None:
+        assert set(tps) <= self.assigned, "resumed a partition we no longer own"
+        self._paused -= set(tps)
+
+
+async def test_idle_backoff_pauses_between_short_fetches() -> None:
+    consumer = FakeFetcher({"a", "b"})
+    settings = CommonSettings(kafka_idle_backoff_ms=10)
+    assert await fetch(settings, consumer, 5.0, 10) == {"tp": ["record"]}  # type: ignore[arg-type]
+    assert consumer.calls == 3 and consumer.paused_while_sleeping == [{"a", "b"}] * 2
+    assert consumer.paused() == set()
+    # Off (the default): one plain getmany, nothing paused.
+    plain = FakeFetcher({"a"})
+    assert await fetch(CommonSettings(), plain, 0.01, 10) == {}  # type: ignore[arg-type]
+    assert plain.calls == 1 and plain.paused_while_sleeping == []
+
+
+async def test_idle_backoff_never_resumes_a_partition_taken_away_meanwhile() -> None:
+    consumer = FakeFetcher({"a", "b"})
+    original_pause = consumer.pause
+
+    def pause_then_lose_b(*tps) -> None:
+        original_pause(*tps)
+        consumer.assigned.discard("b")  # a rebalance during the pause
+        consumer._paused.discard("b")
+
+    consumer.pause = pause_then_lose_b  # type: ignore[method-assign]
+    settings = CommonSettings(kafka_idle_backoff_ms=10)
+    assert await fetch(settings, consumer, 0.05, 10) in ({}, {"tp": ["record"]})  # type: ignore[arg-type]
+    assert consumer.paused() == set()
