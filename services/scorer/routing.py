@@ -108,8 +108,8 @@ class Router:
         return Decision(True, reason, priority, uncertainty)
 
     async def on_labels(self, items: list[Item[LabelEvent]]) -> None:
-        """Every label event, history first (this instance's own consumer group, replayed from
-        the beginning on each start): learn from the outcomes."""
+        """Every label event, history first (a consumer group of this start's own, replayed
+        from the beginning): learn from the outcomes."""
         for item in items:
             event = item.message
             if event.labeled_at.timestamp() < self.started_at:

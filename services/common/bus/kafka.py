@@ -33,10 +33,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.common.bus.base import Bus, Consumer, encode_value
-from services.common.bus.kafka_config import (
-    client_options,
-    unavailable,
-)
+from services.common.bus.kafka_config import client_options, unavailable
 from services.common.bus.kafka_group import KafkaConsumer
 from services.common.bus.kafka_leased import LeasedKafkaConsumer
 from services.common.errors import AlstreamError, BackendUnavailable

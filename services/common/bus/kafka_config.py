@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 
+from services.common.bus.base import Record
 from services.common.errors import BackendUnavailable
 from services.common.settings import CommonSettings
 
@@ -72,22 +73,24 @@ async def stop_quietly(settings: CommonSettings, consumer: AIOKafkaConsumer, gro
         log.warning("consumer of %s did not stop cleanly: %r", group, exc)
 
 
+_IDLE_FETCH_MS = 20  # one round trip to a broker that answers at once
+
+
 async def fetch(settings: CommonSettings, consumer: AIOKafkaConsumer, timeout_s: float,
-                max_records: int) -> dict[TopicPartition, list[Any]]:
-    """``getmany`` for up to ``timeout_s``; with ``kafka_idle_backoff_ms`` set, an idle
-    consumer fetches briefly and keeps its partitions paused in between (see settings)."""
+                max_records: int) -> list[Record]:
+    """Records from ``getmany`` for up to ``timeout_s``; with ``kafka_idle_backoff_ms`` set,
+    an idle consumer fetches briefly and keeps its partitions paused in between (settings)."""
     backoff_s = settings.kafka_idle_backoff_ms / 1000
     if backoff_s <= 0:
-        batches: dict[TopicPartition, list[Any]] = await consumer.getmany(
-            timeout_ms=int(timeout_s * 1000), max_records=max_records)
-        return batches
+        return _records(await consumer.getmany(
+            timeout_ms=int(timeout_s * 1000), max_records=max_records))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
         batches = await consumer.getmany(timeout_ms=_IDLE_FETCH_MS, max_records=max_records)
         remaining = deadline - loop.time()
         if batches or remaining <= 0:
-            return batches
+            return _records(batches)
         idle = consumer.assignment() - consumer.paused()
         consumer.pause(*idle)
         try:
@@ -99,4 +102,10 @@ async def fetch(settings: CommonSettings, consumer: AIOKafkaConsumer, timeout_s:
                 consumer.resume(*back)
 
 
-_IDLE_FETCH_MS = 20  # one round trip to a broker that answers at once
+def _records(batches: dict[TopicPartition, list[Any]]) -> list[Record]:
+    return [
+        Record(m.topic, m.partition, m.offset,
+               None if m.key is None else m.key.decode("utf-8", errors="replace"),
+               m.value if m.value is not None else b"", m.timestamp)
+        for msgs in batches.values() for m in msgs
+    ]

@@ -103,19 +103,7 @@ class KafkaConsumer(Consumer):
     async def poll(self, max_records: int, timeout_s: float) -> list[Record]:
         if self._consumer is None:
             return []
-        batches = await fetch(self.settings, self._consumer, timeout_s, max_records)
-        records = [
-            Record(
-                topic=m.topic,
-                partition=m.partition,
-                offset=m.offset,
-                key=None if m.key is None else m.key.decode("utf-8", errors="replace"),
-                value=m.value if m.value is not None else b"",
-                timestamp_ms=m.timestamp,
-            )
-            for msgs in batches.values()
-            for m in msgs
-        ]
+        records = await fetch(self.settings, self._consumer, timeout_s, max_records)
         for tp, off in next_offsets(records).items():
             self._inflight[tp] = max(self._inflight.get(tp, 0), off)
         if records:

@@ -119,9 +119,9 @@ class LeasedKafkaConsumer(Consumer):
 
     async def _heartbeat_loop(self) -> None:
         beats = 0
-        while self._consumer is not None:  # stop() clears it: the loop ends even if a
-            await asyncio.sleep(self.heartbeat_s)  # cancellation got swallowed (see aio.py)
-            if self._consumer is None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            if self._consumer is None:  # stopped: ends even if a cancellation got swallowed
                 return
             beats += 1
             if not self._partitions or beats % 60 == 0:
@@ -195,13 +195,7 @@ class LeasedKafkaConsumer(Consumer):
             # Nothing to read, or our leases may have expired (Redis unreachable): wait.
             await asyncio.sleep(timeout_s)
             return []
-        batches = await fetch(self.settings, consumer, timeout_s, max_records)
-        records = [
-            Record(m.topic, m.partition, m.offset,
-                   None if m.key is None else m.key.decode("utf-8", errors="replace"),
-                   m.value if m.value is not None else b"", m.timestamp)
-            for msgs in batches.values() for m in msgs
-        ]
+        records = await fetch(self.settings, consumer, timeout_s, max_records)
         for tp, off in next_offsets(records).items():
             self._inflight[tp] = max(self._inflight.get(tp, 0), off)
         return records

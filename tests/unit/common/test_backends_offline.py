@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
 
-from services.common.bus import MemoryBus
+from services.common.bus import MemoryBus, Record
 from services.common.bus.kafka import KafkaBus
 from services.common.bus.kafka_config import bounded, client_options, fetch
 from services.common.bus.runner import ConsumerLoop, Item
@@ -157,6 +158,10 @@ def test_sasl_settings_are_passed_through() -> None:
     assert "sasl_mechanism" not in client_options(CommonSettings())
 
 
+MESSAGE = SimpleNamespace(topic="t", partition=1, offset=7, key=b"k", value=b"v", timestamp=5)
+RECORD = Record("t", 1, 7, "k", b"v", 5)
+
+
 class FakeFetcher:
     """The slice of AIOKafkaConsumer that fetch() uses; records arrive on the 3rd fetch."""
 
@@ -167,7 +172,7 @@ class FakeFetcher:
     async def getmany(self, timeout_ms: int, max_records: int) -> dict:
         assert not self._paused, "fetched while partitions were paused"
         self.calls += 1
-        return {"tp": ["record"]} if self.calls == 3 else {}
+        return {"tp": [MESSAGE]} if self.calls == 3 else {}
 
     def assignment(self) -> set:
         return set(self.assigned)
@@ -187,12 +192,12 @@ class FakeFetcher:
 async def test_idle_backoff_pauses_between_short_fetches() -> None:
     consumer = FakeFetcher({"a", "b"})
     settings = CommonSettings(kafka_idle_backoff_ms=10)
-    assert await fetch(settings, consumer, 5.0, 10) == {"tp": ["record"]}  # type: ignore[arg-type]
+    assert await fetch(settings, consumer, 5.0, 10) == [RECORD]  # type: ignore[arg-type]
     assert consumer.calls == 3 and consumer.paused_while_sleeping == [{"a", "b"}] * 2
     assert consumer.paused() == set()
     # Off (the default): one plain getmany, nothing paused.
     plain = FakeFetcher({"a"})
-    assert await fetch(CommonSettings(), plain, 0.01, 10) == {}  # type: ignore[arg-type]
+    assert await fetch(CommonSettings(), plain, 0.01, 10) == []  # type: ignore[arg-type]
     assert plain.calls == 1 and plain.paused_while_sleeping == []
 
 
@@ -207,5 +212,5 @@ async def test_idle_backoff_never_resumes_a_partition_taken_away_meanwhile() -> 
 
     consumer.pause = pause_then_lose_b  # type: ignore[method-assign]
     settings = CommonSettings(kafka_idle_backoff_ms=10)
-    assert await fetch(settings, consumer, 0.05, 10) in ({}, {"tp": ["record"]})  # type: ignore[arg-type]
+    assert await fetch(settings, consumer, 0.05, 10) in ([], [RECORD])  # type: ignore[arg-type]
     assert consumer.paused() == set()
