@@ -13,6 +13,14 @@ class NotFound(AlstreamError):
     """An item, lease or model version that does not exist."""
 
 
+class Unauthorized(AlstreamError):
+    """A missing, malformed, wrong or revoked API key; HTTP maps it to 401."""
+
+
+class Forbidden(AlstreamError):
+    """A valid key whose role does not allow the call; HTTP maps it to 403."""
+
+
 class Conflict(AlstreamError):
     """A request that contradicts current state, e.g. labeling an item leased to someone else."""
 

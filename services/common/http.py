@@ -13,14 +13,18 @@ from services.common.errors import (
     AlstreamError,
     BackendUnavailable,
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     Overloaded,
+    Unauthorized,
 )
 
 log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[AlstreamError], int]] = [
+    (Unauthorized, 401),
+    (Forbidden, 403),
     (InvalidInput, 422),
     (NotFound, 404),
     (Conflict, 409),

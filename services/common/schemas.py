@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -74,8 +74,37 @@ class ReviewRequest(Message):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class LabelSource(StrEnum):
+    """Who a label came from; set by the server from the caller's key, never by the payload."""
+
+    REVIEWER = "reviewer"
+    ADMIN = "admin"  # an admin's correction
+    APP = "app"  # POST /v1/feedback from an application
+    CONSENSUS = "consensus"  # consolidated from k reviewers' labels
+
+
+class LabelAction(StrEnum):
+    """What a record on the labels topic does to the model (the topic is the model's log)."""
+
+    LABEL = "label"  # learn `label` for the item; with `retracts`, replace that earlier label
+    RETRACT = "retract"  # forget the item's label `retracts` (undo); `label` names it
+    LABEL_SET = "label_set"  # a governed label-set change; details in `change`
+
+
+class LabelSetChange(Message):
+    """Rename, merge or retire a label. The model relabels its statistics, no retraining."""
+
+    op: Literal["rename", "merge", "retire"]
+    label: LabelName = Field(description="The label changed")
+    into: LabelName | None = Field(default=None, description="New name (rename, merge)")
+
+
 class LabelEvent(Message):
-    """A human label. It carries the embedding so the trainer never re-embeds."""
+    """A record on the labels topic. It carries the embedding so the trainer never re-embeds.
+
+    The labels topic has one partition, so every consumer (trainer, scorer replicas, replay)
+    applies the same records in the same order and ends with the same model.
+    """
 
     event_id: str = Field(default_factory=new_id)
     item_id: DocId
@@ -86,6 +115,13 @@ class LabelEvent(Message):
     predicted_label: str | None = None
     model_version: int = 0
     labeled_at: datetime = Field(default_factory=utcnow)
+    action: LabelAction = LabelAction.LABEL
+    source: LabelSource = LabelSource.REVIEWER
+    # How much the trainer learns from it (app feedback may be down-weighted); in (0, 1].
+    weight: float = Field(default=1.0, gt=0.0, le=1.0)
+    # event_id of the earlier label this record replaces (LABEL) or forgets (RETRACT).
+    retracts: str | None = None
+    change: LabelSetChange | None = None
 
 
 class ModelAnnouncement(Message):
