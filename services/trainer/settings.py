@@ -4,10 +4,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from services.common.settings import CommonSettings
+from services.common.settings import ServiceSettings
 
 
-class TrainerSettings(CommonSettings):
+class TrainerSettings(ServiceSettings):
     http_port: int = 8004
     # A new version is published after this many new labels, or this many seconds if any
     # label arrived since the last one — whichever comes first.

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from pydantic import BaseModel
 
 from services.common.schemas import LabelEvent, ReviewRequest
+from services.common.store.security import KeyRegistry, RateLimiter
 
 
 class Lease(BaseModel):
@@ -116,6 +117,8 @@ class Store(ABC):
     queue: ReviewQueue
     models: ModelRegistry
     kv: KeyValue
+    keys: KeyRegistry  # API keys (store/security.py)
+    limits: RateLimiter  # per-key token buckets, shared by replicas
 
     @abstractmethod
     async def start(self) -> None: ...

@@ -18,6 +18,7 @@ from services.common.store.base import (
     ReviewQueue,
     Store,
 )
+from services.common.store.security import MemoryKeyRegistry, MemoryRateLimiter
 
 Clock = Callable[[], float]
 
@@ -198,6 +199,8 @@ class MemoryStore(Store):
         self.queue = MemoryReviewQueue(clock)
         self.models = MemoryModelRegistry()
         self.kv = MemoryKeyValue(clock)
+        self.keys = MemoryKeyRegistry()
+        self.limits = MemoryRateLimiter()
 
     async def start(self) -> None:
         return None

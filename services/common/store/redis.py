@@ -264,6 +264,11 @@ class RedisStore(Store):
         self.queue = RedisReviewQueue(self._client, prefix)
         self.models = RedisModelRegistry(self._client, prefix)
         self.kv = RedisKeyValue(self._client, prefix)
+        # Imported here: redis_security imports `guarded` from this module.
+        from services.common.store.redis_security import RedisKeyRegistry, RedisRateLimiter
+
+        self.keys = RedisKeyRegistry(self._client, prefix)
+        self.limits = RedisRateLimiter(self._client, prefix)
 
     @property
     def client(self) -> Redis:
