@@ -7,13 +7,17 @@ import logging
 import time
 
 from fastapi import FastAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from services.common.auth import Role
+from services.common.auth.ratelimit import guard
+from services.common.auth.wiring import secure_app
 from services.common.bus import Bus
 from services.common.bus.runner import ConsumerLoop, Item
-from services.common.http import install_error_handlers
+from services.common.http import BodyLimitMiddleware, install_error_handlers
 from services.common.model import OnlineClassifier
 from services.common.observability import ops_router
+from services.common.openapi import error_responses
 from services.common.runtime import Service
 from services.common.schemas import LabelEvent
 from services.common.store import Store
@@ -27,13 +31,14 @@ log = logging.getLogger(__name__)
 
 
 class TrainerStatus(BaseModel):
-    model_version: int
-    labels_learned: int
-    labels_since_publish: int
-    prequential_accuracy: float
-    prequential_accuracy_recent: float
-    classes: list[str]
-    model_updates: int  # learn_one calls; equals labels_learned unless a label was learned twice
+    model_version: int = Field(description="Last published model version")
+    labels_learned: int = Field(description="Labels learned (each once)")
+    labels_since_publish: int = Field(description="Labels learned since the last version")
+    prequential_accuracy: float = Field(description="Test-then-train accuracy, all labels")
+    prequential_accuracy_recent: float = Field(description="The same over the last 200")
+    classes: list[str] = Field(description="Classes the model knows")
+    # learn_one calls; equals labels_learned unless a label was learned twice
+    model_updates: int = Field(description="Model updates (equals labels_learned)")
 
 
 class Trainer:
@@ -155,14 +160,19 @@ def build_trainer(settings: TrainerSettings, bus: Bus, store: Store) -> Service:
     app = FastAPI(title="alstream trainer", version="0.1.0")
     install_error_handlers(app)
 
-    @app.get("/v1/status", response_model=TrainerStatus, tags=["trainer"])
+    @app.get("/v1/status", response_model=TrainerStatus, tags=["trainer"],
+             dependencies=guard(Role.APP, Role.REVIEWER),
+             responses=error_responses(401, 403, 429))
     async def status() -> TrainerStatus:
         return trainer.status()
 
     async def ready() -> dict[str, bool]:
         return {"store": await store.ping()}
 
-    app.include_router(ops_router(metrics, ready))
+    app.include_router(ops_router(metrics, ready, protect_metrics=settings.metrics_auth))
+    secure_app(app, settings, store, metrics)
+    # The trainer reads no documents; its bodies are admin requests (key creation).
+    app.add_middleware(BodyLimitMiddleware, max_bytes=65_536)
 
     def on_stop() -> None:
         labels.stop()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -22,7 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from services.common.errors import BackendUnavailable, Conflict, NotFound
+from services.common.errors import BackendUnavailable, Conflict, NotFound, SignatureError
 from services.common.schemas import LabelEvent, ReviewRequest
 from services.common.store import redis_lua
 from services.common.store.base import (
@@ -191,7 +192,7 @@ class RedisModelRegistry(ModelRegistry):
             raw, artifact = await pipe.execute()
         if raw is None or artifact is None:
             raise NotFound(f"model version {version} does not exist")
-        return ModelRecord.model_validate_json(raw), bytes(artifact)
+        return _model_record(raw), bytes(artifact)
 
     @guarded
     async def latest(self) -> ModelRecord | None:
@@ -199,7 +200,7 @@ class RedisModelRegistry(ModelRegistry):
         if not top:
             return None
         raw = await self._client.hget(self._records, top[0])
-        return None if raw is None else ModelRecord.model_validate_json(raw)
+        return None if raw is None else _model_record(raw)
 
     @guarded
     async def versions(self) -> list[ModelRecord]:
@@ -207,7 +208,15 @@ class RedisModelRegistry(ModelRegistry):
         if not ids:
             return []
         raws = await self._client.hmget(self._records, ids)
-        return [ModelRecord.model_validate_json(r) for r in raws if r is not None]
+        return [_model_record(r) for r in raws if r is not None]
+
+
+def _model_record(raw: bytes) -> ModelRecord:
+    """A stored record that does not parse is treated like a bad signature: refused, clearly."""
+    try:
+        return ModelRecord.model_validate_json(raw)
+    except ValidationError as exc:
+        raise SignatureError(f"model record is malformed: {exc.error_count()} errors") from None
 
 
 class RedisKeyValue(KeyValue):
