@@ -36,10 +36,11 @@ from tests.fixtures.stack import Stack  # noqa: E402
 from tests.integration.helpers import Observer, observer_settings  # noqa: E402
 
 
-async def feed(url: str, rate: float, stop: asyncio.Event, log: list[dict[str, float]]) -> None:
+async def feed(url: str, rate: float, stop: asyncio.Event, log: list[dict[str, float]],
+               headers: dict[str, str]) -> None:
     """POST batches of 5 documents at ``rate`` docs/s; records each request's fate."""
     n = 0
-    async with httpx.AsyncClient(timeout=120) as client:
+    async with httpx.AsyncClient(timeout=120, headers=headers) as client:
         while not stop.is_set():
             ids = [f"d{n + i}" for i in range(5)]
             n += 5
@@ -74,7 +75,8 @@ async def measure(rate: float, before_s: float, after_s: float) -> dict[str, obj
         preds = Observer(settings, settings.topics.predictions)
         observing = asyncio.create_task(preds.run(stop_obs))
         requests: list[dict[str, float]] = []
-        feeding = asyncio.create_task(feed(stack["ingest-0"].url, rate, stop_feed, requests))
+        feeding = asyncio.create_task(feed(stack["ingest-0"].url, rate, stop_feed, requests,
+                                       stack.headers))
 
         await asyncio.sleep(before_s)
         down_at = time.time()
