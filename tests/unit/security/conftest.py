@@ -77,7 +77,7 @@ class Secured:
 
 
 def service_settings(**overrides: Any) -> dict[str, Any]:
-    return {**SECURE, "bootstrap_admin_key": BOOTSTRAP, **overrides}
+    return {**SECURE, "bootstrap_admin_key": BOOTSTRAP, **LIMITS, **overrides}
 
 
 @pytest.fixture
