@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from fastapi import Request
@@ -29,6 +30,13 @@ class HostileJson(ValueError):
 
 def _no_constants(name: str) -> Any:
     raise HostileJson(f"{name} is not valid JSON; send numbers as finite values")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e309 parses to inf without ever spelling "Infinity"
+        raise HostileJson(f"number {text[:32]} is out of range")
+    return value
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -65,7 +73,8 @@ def strict_loads(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     """json.loads that refuses NaN/Infinity, duplicate keys, lone surrogates and deep nesting,
     raising HostileJson (a ValueError) with a reason; never RecursionError."""
     try:
-        value = json.loads(data, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
+        value = json.loads(data, parse_constant=_no_constants, parse_float=_finite,
+                           object_pairs_hook=_unique_keys)
     except RecursionError:
         raise HostileJson(f"JSON nested deeper than {max_depth} levels") from None
     _check(value, 0, max_depth)

@@ -109,7 +109,7 @@ def router() -> APIRouter:
         d.metrics.leases.inc()
         return LeasedItem.of(lease)
 
-    @r.post("/review/{item_id}/label", response_model=LabelOut)
+    @r.post("/review/{item_id:path}/label", response_model=LabelOut)
     async def label(item_id: str, body: LabelIn, d: D, reviewer: Reviewer) -> LabelOut:
         started = time.perf_counter()
         d.check_label(body.label)
@@ -123,13 +123,13 @@ def router() -> APIRouter:
         return LabelOut(item_id=item_id, label=result.event.label,
                         event_id=result.event.event_id, duplicate=result.duplicate)
 
-    @r.post("/review/{item_id}/skip", status_code=204)
+    @r.post("/review/{item_id:path}/skip", status_code=204)
     async def skip(item_id: str, d: D, reviewer: Reviewer) -> Response:
         await d.queue.skip(item_id, reviewer)
         d.metrics.skips.inc()
         return Response(status_code=204)
 
-    @r.post("/review/{item_id}/heartbeat", response_model=LeasedItem)
+    @r.post("/review/{item_id:path}/heartbeat", response_model=LeasedItem)
     async def heartbeat(item_id: str, d: D, reviewer: Reviewer) -> LeasedItem:
         return LeasedItem.of(await d.queue.heartbeat(item_id, reviewer, d.settings.lease_ttl_s))
 
