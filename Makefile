@@ -41,6 +41,9 @@ test-integration: $(STAMP) data ## Integration tests against real Kafka (noida-d
 test-e2e: $(STAMP) data ## End-to-end tests on the embedded stack with the real model
 	$(PY) -m pytest -q -ra -m e2e
 
+fuzz: $(STAMP) ## Schemathesis (all checks, with keys) on every service's OpenAPI; FUZZ_EXAMPLES=200
+	ALSTREAM_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(PY) -m pytest -q -ra tests/fuzz -p no:cacheprovider
+
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check services tests
 	$(VENV)/bin/mypy
@@ -60,4 +63,4 @@ eval: $(STAMP) data ## Selection-strategy evaluation; writes docs/evaluation.md 
 clean: ## Remove caches and run state (keeps the venv)
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help venv data run test test-unit test-integration test-e2e lint up down bench eval clean
+.PHONY: help venv data run test test-unit test-integration test-e2e fuzz lint up down bench eval clean

@@ -139,7 +139,7 @@ def router() -> APIRouter:
 # The NDJSON body, described for clients and fuzzers: each line is one DocumentIn.
 BULK_BODY = {"requestBody": {"required": True, "description": (
     "NDJSON: one JSON document per line, each like the single-document body"), "content": {
-    "application/x-ndjson": {"schema": {"type": "array", "maxItems": 1000,
+    "application/x-ndjson": {"schema": {"type": "array", "minItems": 1, "maxItems": 1000,
                                         "items": {"$ref": "#/components/schemas/DocumentIn"}}},
 }}}
 

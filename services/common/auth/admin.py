@@ -17,8 +17,10 @@ from services.common.errors import NotFound
 from services.common.openapi import error_responses
 from services.common.store.security import KeyRegistry
 
-KeyName = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True,
-                                           pattern=r"^[^\x00-\x1f\x7f]+$")]
+# Printable, not only whitespace (names appear in logs and on labels).
+KeyName = Annotated[str, StringConstraints(
+    min_length=1, max_length=128, strip_whitespace=True,
+    pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")]
 
 
 class KeyIn(BaseModel):
