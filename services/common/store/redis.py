@@ -211,7 +211,7 @@ class RedisModelRegistry(ModelRegistry):
         return [_model_record(r) for r in raws if r is not None]
 
 
-def _model_record(raw: bytes) -> ModelRecord:
+def _model_record(raw: bytes | str) -> ModelRecord:
     """A stored record that does not parse is treated like a bad signature: refused, clearly."""
     try:
         return ModelRecord.model_validate_json(raw)

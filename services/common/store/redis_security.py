@@ -42,7 +42,7 @@ class RedisKeyRegistry(KeyRegistry):
         self._keys = f"{prefix}apikeys"
         self._revoked = f"{prefix}apikeys:revoked"
 
-    def _record(self, raw: bytes | None, revoked: bool) -> KeyRecord | None:
+    def _record(self, raw: bytes | str | None, revoked: bool) -> KeyRecord | None:
         if raw is None:
             return None
         record = KeyRecord.model_validate_json(raw)
@@ -65,8 +65,8 @@ class RedisKeyRegistry(KeyRegistry):
     @guarded
     async def list(self) -> list[KeyRecord]:
         raws = await self._client.hgetall(self._keys)
-        revoked = {bytes(m).decode() for m in await self._client.smembers(self._revoked)}
-        records = [self._record(raw, bytes(k).decode() in revoked) for k, raw in raws.items()]
+        revoked = {_text(m) for m in await self._client.smembers(self._revoked)}
+        records = [self._record(raw, _text(k) in revoked) for k, raw in raws.items()]
         return sorted((r for r in records if r is not None), key=lambda r: (r.created_at, r.id))
 
     @guarded
@@ -77,6 +77,10 @@ class RedisKeyRegistry(KeyRegistry):
         record = await self.get(key_id)
         assert record is not None  # records are never deleted
         return record
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class RedisRateLimiter(RateLimiter):
