@@ -133,8 +133,11 @@ class StrictJsonMiddleware:
             except HostileJson as exc:
                 await self._refuse(send, str(exc))
                 return
-            except ValueError:
+            except json.JSONDecodeError:
                 pass  # plain syntax errors: FastAPI reports them with their position
+            except ValueError as exc:  # e.g. an integer beyond Python's 4300-digit limit
+                await self._refuse(send, clean(str(exc), 200))
+                return
         replayed = False
 
         async def replay() -> Message:

@@ -49,4 +49,4 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 # What every authenticated endpoint can answer besides its own codes.
-AUTHED = (401, 403, 422, 429, 503)
+AUTHED = (400, 401, 403, 422, 429, 503)
