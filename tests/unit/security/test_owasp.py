@@ -3,6 +3,8 @@ API4 (resource consumption) is in test_limits.py."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from services.common.schemas import LabelEvent, LabelSource
@@ -179,10 +181,16 @@ async def test_api3_no_payload_sets_reviewer_source_model_version_or_weight(
 
 
 # -- API5: broken function-level authorization --------------------------------------------
+# Admin-only operations beyond /v1/admin/*: the governed label set, the audit trail and
+# per-reviewer statistics (issue 10), where this branch has them.
+ADMIN_ONLY = {"/v1/labels/changes", "/v1/audit/items/{item_id}", "/v1/audit/items/{item_id:path}",
+              "/v1/audit/reviewers/{name}", "/v1/review/reviewers"}
+
+
 def admin_routes(sec: Secured) -> list[tuple[str, str, str]]:
-    return [(svc, method, path.replace("{key_id}", "0123456789ab"))
+    return [(svc, method, re.sub(r"\{[^}]+\}", "0123456789ab", path))
             for svc in sec.services for method, path in operations(sec, svc)
-            if path.startswith("/v1/admin")]
+            if path.startswith("/v1/admin") or path in ADMIN_ONLY]
 
 
 async def test_api5_app_and_reviewer_keys_get_403_on_every_admin_endpoint(
