@@ -75,10 +75,11 @@ class Observer:
             await consumer.stop()
 
 
-def observer_settings(bootstrap: str, topic_prefix: str) -> CommonSettings:
+def observer_settings(bootstrap: str, topic_prefix: str, rf: int = 1) -> CommonSettings:
     # The test's own readers use the broker's group protocol: one member each, never crashed.
     return CommonSettings(bus="kafka", kafka_bootstrap=bootstrap, topic_prefix=topic_prefix,
-                          kafka_assignment="group", instance_id=f"test-{uuid.uuid4().hex[:6]}")
+                          replication_factor=rf, min_insync_replicas=min(rf, 2),
+                          instance_id=f"test-{uuid.uuid4().hex[:6]}")
 
 
 async def inject(bootstrap: str, topic: str, value: bytes, key: bytes | None = None
