@@ -35,7 +35,12 @@ case "${1:-}" in
   up)
     dir=${2:?usage: kafka.sh up DIR [PORT]}
     port=${3:-19092}
-    "$0" fetch
+    pid=$(cat "$dir/node-1/kafka.pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && grep -q kafka.Kafka "/proc/$pid/cmdline" 2>/dev/null; then
+      echo "kafka already running (pid $pid, data $dir)"
+      exit 0
+    fi
+    bash "$0" fetch
     "$PY" - "$dir" "$port" <<'PYEOF'
 import sys
 from pathlib import Path
@@ -45,7 +50,7 @@ base, port = Path(sys.argv[1]).resolve(), int(sys.argv[2])
 node = KafkaNode(1, base / "node-1", port=port, controller_port=port + 1,
                  die_with_parent=False)
 cluster = KafkaCluster(1, base, owns_dir=False, die_with_parent=False, nodes=[node])
-seconds = cluster.start().wait_ready()
+cluster.start()
 print(f"kafka {node.bootstrap} ready (pid {node.pid()}, data {base})")
 PYEOF
     ;;
