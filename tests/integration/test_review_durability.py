@@ -23,7 +23,9 @@ from tests.integration.conftest import make_stack
 from tests.integration.helpers import eventually, observer_settings
 
 pytestmark = pytest.mark.integration
-TTL_S = 3.0
+# Review leases must outlive the API's restart: the new process joins the review-requests
+# group only after the coordinator expired the killed member (one 6 s session timeout).
+TTL_S = 12.0
 
 
 def request(i: int) -> ReviewRequest:
@@ -50,7 +52,8 @@ async def stats(client: httpx.AsyncClient, api: ServiceProcess) -> dict:  # type
 
 @pytest.fixture
 def review_stack(kafka_broker: KafkaCluster, redis_url: str, tmp_path: Path) -> Iterator[Stack]:
-    stack = make_stack(kafka_broker, redis_url, tmp_path, "review")
+    stack = make_stack(kafka_broker, redis_url, tmp_path, "review",
+                       ALSTREAM_LEASE_TTL_S=str(TTL_S))
     stack.add("review-0", "review_api")
     try:
         yield stack.start_all()
