@@ -7,6 +7,7 @@
 #                                      (formatted on first use; default port 19092, controller
 #                                      PORT+1); returns once a metadata request answers
 #   scripts/kafka.sh down DIR          stop it (SIGTERM: controlled shutdown; SIGKILL after 30 s)
+#   scripts/kafka.sh measure           start-up time and memory of one broker and of 3 (docs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' scripts/kafka/pom.xml)
@@ -66,8 +67,27 @@ PYEOF
     fi
     rm -f "$pidfile"
     ;;
+  measure)
+    bash "$0" fetch
+    "$PY" - <<'PYEOF'
+import sys, time
+sys.path.insert(0, ".")
+from tests.fixtures.kafka import KafkaCluster
+for size in (1, 3):
+    cluster = KafkaCluster(size)
+    t0 = time.monotonic()
+    cluster.start()  # format + JVM start + a metadata request listing every broker
+    ready = time.monotonic() - t0
+    time.sleep(5)
+    rss = [round(n.rss_mb() or 0) for n in cluster.nodes]
+    t0 = time.monotonic()
+    cluster.close()
+    print(f"{size} node(s): ready after {ready:.1f} s (format + start), RSS {rss} MB after "
+          f"5 s idle, stopped in {time.monotonic() - t0:.1f} s", flush=True)
+PYEOF
+    ;;
   *)
-    sed -n '2,11p' "$0" >&2
+    sed -n '2,12p' "$0" >&2
     exit 2
     ;;
 esac

@@ -35,6 +35,7 @@ class Progress:
     ingest_errors: int = 0
     worst_ingest_s: float = 0.0
     review_errors: int = 0
+    review_refusals: Counter[int] = field(default_factory=Counter)  # status of failed labels
     events: list[str] = field(default_factory=list)
 
     def note(self, what: str) -> None:
@@ -79,6 +80,7 @@ async def review(url: str, truth: dict[str, str], p: Progress, stop: asyncio.Eve
                         p.acked_labels[item] = ok.json()["event_id"]
                         break
                     p.review_errors += 1
+                    p.review_refusals[ok.status_code] += 1
                     await asyncio.sleep(0.5)
             except httpx.HTTPError:
                 p.review_errors += 1
@@ -192,6 +194,7 @@ async def run(stack: Stack, cluster: KafkaCluster, docs: list[tuple[str, str, st
         "ingest_retries": p.ingest_errors,
         "worst_ingest_latency_s": round(p.worst_ingest_s, 2),
         "review_retries": p.review_errors,
+        "review_refusals_by_status": dict(p.review_refusals),
         "seconds": round(time.monotonic() - p.started, 1),
         "events": p.events,
     }
