@@ -194,3 +194,27 @@ async def test_offset_reset_is_loud_and_moves_to_the_nearest_offset(
     assert len(warnings) == 1
     assert f"{topic}[{tp.partition}] position {old}" in warnings[0]
     assert f"continuing at {new}" in warnings[0]
+
+
+async def test_labels_topic_created_with_several_partitions_is_reported(
+    kafka_broker: KafkaCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An old deployment's labels topic with 3 partitions cannot be shrunk: warn at start."""
+    from aiokafka.admin import NewTopic
+
+    settings = CommonSettings(bus="kafka", kafka_bootstrap=kafka_broker.bootstrap,
+                              topic_prefix=f"old-{uuid.uuid4().hex[:8]}.", replication_factor=1,
+                              min_insync_replicas=1)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(settings.topics.labels, 3, 1)])
+    finally:
+        await admin.close()
+    bus = KafkaBus(settings)
+    with caplog.at_level(logging.WARNING, logger="services.common.bus.kafka"):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "has 3 partitions" not in caplog.text:
+            await bus.ensure_topics(settings.topics)  # metadata may lag the creation
+            await asyncio.sleep(0.2)
+    assert f"topic {settings.topics.labels} has 3 partitions" in caplog.text

@@ -95,6 +95,7 @@ class KafkaBus(Bus):
         try:
             existing = set(await admin.list_topics())
             missing = [t for t in topics.all() if t not in existing]
+            await _warn_if_not_one_partition(admin, topics, existing)
             if missing:
                 s = self.settings
                 new = [
@@ -155,6 +156,21 @@ class KafkaBus(Bus):
         # group (and committed offsets) by accident.
         group = f"{self.settings.topic_prefix}{group_id}"
         return KafkaConsumer(self.settings, list(topics), group, from_beginning)
+
+
+async def _warn_if_not_one_partition(admin: AIOKafkaAdminClient, topics: Topics,
+                                     existing: set[str]) -> None:
+    """Topics created before labels/models had one partition keep their partitions (Kafka
+    cannot shrink them): say so loudly, replay order is not deterministic on them."""
+    ordered = [t for t in (topics.labels, topics.models) if t in existing]
+    if not ordered:
+        return
+    for described in await admin.describe_topics(ordered):
+        n = len(described.get("partitions") or [])
+        if n > 1:
+            log.warning("topic %s has %d partitions; it needs exactly 1 for one order of "
+                        "labels and models (recreate it, or copy it into a 1-partition topic)",
+                        described.get("topic"), n)
 
 
 def _topic_errors(response: Any) -> list[tuple[str, int, str | None]]:

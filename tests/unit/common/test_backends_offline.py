@@ -101,7 +101,10 @@ async def test_consumer_loop_stopped_during_an_outage_ends_without_consuming() -
     loop = ConsumerLoop(bus, consumer, Document, lambda items: None, "dlq", "g", Metrics(),
                         retry_backoff_s=0.01)
     task = asyncio.create_task(loop.run())
-    await asyncio.sleep(0.05)
+    for _ in range(500):  # poll, not a fixed sleep: a loaded CI machine may be slow
+        if consumer.starts >= 2:
+            break
+        await asyncio.sleep(0.01)
     loop.stop()
     await asyncio.wait_for(task, 2)
     assert consumer.starts >= 2
