@@ -128,12 +128,8 @@ class KafkaConsumer(Consumer):
             return []
         try:
             records = await fetch(self._consumer, timeout_s, max_records)
-        except NoOffsetForPartitionError as exc:  # assigned by a rebalance, never committed
-            await self._place_new(self._consumer, exc.args[0])
-            return []
-        except OffsetOutOfRangeError as exc:
-            for tp, position in exc.args[0].items():
-                await self._reset(self._consumer, tp, position)
+        except (NoOffsetForPartitionError, OffsetOutOfRangeError) as exc:
+            await self._place(self._consumer, exc)
             return []
         for tp, off in next_offsets(records).items():
             self._inflight[tp] = max(self._inflight.get(tp, 0), off)
@@ -169,6 +165,17 @@ class KafkaConsumer(Consumer):
         return set(self._assigned)
 
     # -- positions ----------------------------------------------------------------------
+    async def _place(self, consumer: AIOKafkaConsumer, exc: KafkaError) -> None:
+        try:
+            if isinstance(exc, NoOffsetForPartitionError):  # assigned, never committed
+                await self._place_new(consumer, exc.args[0])
+            else:
+                for tp, position in exc.args[0].items():
+                    await self._reset(consumer, tp, position)
+        except (KafkaError, BackendUnavailable) as again:
+            # E.g. the partition moved to another member meanwhile, or the broker did not
+            # answer: the next fetch raises the same error if it still applies.
+            log.warning("could not place %s in %s yet: %r", exc, self.group_id, again)
     async def _place_new(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
         """A partition without a committed offset: where this consumer starts by design."""
         if self.from_beginning:

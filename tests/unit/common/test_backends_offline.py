@@ -7,7 +7,7 @@ import logging
 
 import pytest
 from aiokafka import TopicPartition
-from aiokafka.errors import OffsetOutOfRangeError
+from aiokafka.errors import IllegalStateError, OffsetOutOfRangeError
 
 from services.common.bus import MemoryBus
 from services.common.bus.kafka import KafkaBus
@@ -215,3 +215,21 @@ async def test_out_of_range_position_moves_to_the_nearest_offset_loudly(
 
 async def _noop(items: list) -> None:
     return None
+
+
+async def test_a_partition_that_moved_away_before_its_reset_does_not_break_poll(
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    tp = TopicPartition("alstream.documents", 0)
+    fake = FakeAioConsumer(OffsetOutOfRangeError({tp: 40}))
+
+    def seek(tp: TopicPartition, offset: int) -> None:
+        raise IllegalStateError(f"{tp} is not assigned")  # a rebalance took it meanwhile
+
+    fake.seek = seek  # type: ignore[method-assign]
+    consumer = KafkaConsumer(CommonSettings(), [tp.topic], "alstream.scorer", True)
+    consumer._consumer = fake  # type: ignore[assignment]
+    with caplog.at_level(logging.WARNING):
+        assert await consumer.poll(10, 0.01) == []
+    assert "could not place" in caplog.text
+    assert await consumer.poll(10, 0.01) == []
