@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
 
@@ -50,3 +51,39 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 # What every authenticated endpoint can answer besides its own codes.
 AUTHED = (400, 401, 403, 422, 429, 503)
+
+
+# Operations that answer without a key; every other operation can answer 401 and 403.
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/", "/openapi.json", "/docs",
+                        "/redoc"})
+
+
+def declare_auth_errors(app: FastAPI, open_paths: frozenset[str] = OPEN_PATHS) -> None:
+    """Add 401 and 403 to every operation outside ``open_paths`` in the app's OpenAPI schema.
+
+    Every such operation depends on a role check (tests/unit/security/test_owasp.py calls each
+    one without a key and expects 401), so the schema says so even for endpoints whose router
+    did not list the codes.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        ref = {"$ref": "#/components/schemas/ErrorBody"}
+        for path, operations in schema.get("paths", {}).items():
+            if path in open_paths or path.startswith("/static"):
+                continue
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for code in (401, 403):
+                    entry: dict[str, Any] = {"description": _WHY[code],
+                                             "content": {"application/json": {"schema": ref}}}
+                    if code in _HEADERS:
+                        entry["headers"] = _HEADERS[code]
+                    responses.setdefault(str(code), entry)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -13,6 +13,7 @@ from services.common.auth.principal import DevAuthenticator
 from services.common.auth.ratelimit import Limits
 from services.common.hardening import StrictJsonMiddleware
 from services.common.observability import Metrics
+from services.common.openapi import declare_auth_errors
 from services.common.settings import CommonSettings
 from services.common.slowclients import uvicorn_options
 from services.common.store import Store
@@ -35,6 +36,7 @@ def secure_app(app: FastAPI, settings: CommonSettings, store: Store, metrics: Me
     app.state.keys = store.keys
     app.state.limits = Limits.from_settings(settings, store.limits, metrics)
     app.include_router(admin_router())
+    declare_auth_errors(app)
     app.add_middleware(StrictJsonMiddleware, skip_paths=stream_paths)
     app.state.uvicorn_options = uvicorn_options(
         settings.http_header_timeout_s, settings.http_keep_alive_s,

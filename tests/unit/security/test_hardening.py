@@ -8,6 +8,7 @@ import json
 import pickle
 import socket
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -21,7 +22,7 @@ from services.common.store import MemoryStore
 from services.common.topics import Topics
 from services.ingest.ndjson import TooLong, read_lines
 from services.trainer.checkpoint import Checkpointer
-from tests.unit.security.conftest import Secured
+from tests.unit.security.conftest import Secured, lease, lease_base
 
 KEY = b"k" * 32
 
@@ -152,16 +153,12 @@ async def test_an_item_id_with_slashes_can_be_labeled(secured: Secured) -> None:
     odd = "https://example.com/news/2024/01/item?x=1"
     await secured.queue(odd)
     review = secured.clients["review"]
-    lease = (await review.get("/v1/review/next", headers=secured.h("alice"))).json()
-    assert lease["item_id"] == odd
-    from urllib.parse import quote
-
+    leased = await lease(secured, "alice")
+    assert leased["item_id"] == odd
+    # by lease id (lease contract) or by the quoted id through {item_id:path}
+    base = lease_base(secured, {**leased, "item_id": quote(odd, safe="/:")})
     for action, body in [("heartbeat", None), ("label", {"label": "space"})]:
-        if "lease_id" in lease:
-            url = f"/v1/review/leases/{lease['lease_id']}/{action}"
-        else:
-            url = f"/v1/review/{quote(odd, safe='/:')}/{action}"
-        resp = await review.post(url, json=body, headers=secured.h("alice"))
+        resp = await review.post(f"{base}/{action}", json=body, headers=secured.h("alice"))
         assert resp.status_code == 200, (action, resp.text)
     stats = (await review.get("/v1/review/stats", headers=secured.h("alice"))).json()
     assert stats["labeled"] == 1 and stats["depth"] == 0

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.unit.security.conftest import Secured
+from tests.unit.security.conftest import Secured, lease, lease_base
 
 DEEP = 100_000
 JSON = "application/json"
@@ -195,8 +195,8 @@ async def test_issue_repros_are_422_with_a_reason(secured: Secured) -> None:
                                                 headers=h)
     assert resp.status_code == 422 and "NaN" in resp.text
     await secured.queue("item-1")
-    lease = (await secured.clients["review"].get("/v1/review/next", headers=h)).json()
-    resp = await secured.clients["review"].post(f"/v1/review/{lease['item_id']}/label",
+    base = lease_base(secured, await lease(secured, "root"))
+    resp = await secured.clients["review"].post(f"{base}/label",
                                                 content=b'{"label":Infinity}', headers=h)
     assert resp.status_code == 422 and "Infinity" in resp.text
     for svc, path in TARGETS:

@@ -31,13 +31,18 @@ def undescribed(doc: dict[str, Any]) -> set[tuple[str, str]]:
     return missing
 
 
-def test_every_field_of_ingest_scorer_trainer_and_admin_is_described(secured: Secured) -> None:
-    docs = schemas(secured)
-    for name in ("ingest", "scorer", "trainer"):
-        assert undescribed(docs[name]) == set(), name
-    admin_models = {"KeyIn", "KeyInfo", "KeyCreated", "KeyList", "ErrorBody", "ValidationIssue",
-                    "Health", "Readiness"}
-    assert {m for m, _ in undescribed(docs["review"])} & admin_models == set()
+# Models this issue owns or rewrote; the review API's and feedback's own models belong to
+# issue 10 (their gaps are listed in its report, not hidden here).
+OWNED = {"KeyIn", "KeyInfo", "KeyCreated", "KeyList", "ErrorBody", "ValidationIssue", "Health",
+         "Readiness", "DocumentIn", "Batch", "Accepted", "BulkResult", "LineError", "ClassifyIn",
+         "ClassifyOut", "ModelInfo", "SimilarIn", "SimilarOut", "NeighborOut", "TrainerStatus"}
+
+
+def test_every_field_of_the_security_owned_models_is_described(secured: Secured) -> None:
+    for name, doc in schemas(secured).items():
+        assert {(m, f) for m, f in undescribed(doc) if m in OWNED} == set(), name
+    for name in ("ingest", "trainer"):  # every model of these two services
+        assert undescribed(schemas(secured)[name]) == set(), name
 
 
 def test_protected_operations_declare_auth_and_limit_errors(secured: Secured) -> None:

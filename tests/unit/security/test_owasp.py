@@ -9,7 +9,14 @@ import pytest
 
 from services.common.schemas import LabelEvent, LabelSource
 from tests.unit.conftest import drain
-from tests.unit.security.conftest import Secured, bearer
+from tests.unit.security.conftest import (
+    Secured,
+    bearer,
+    lease,
+    lease_base,
+    next_path,
+    operations,
+)
 
 # One protected endpoint per service, as (service, method, path, json).
 PROTECTED = [
@@ -26,38 +33,6 @@ PROTECTED = [
 async def call(sec: Secured, svc: str, method: str, path: str, body: object = None,
                headers: dict[str, str] | None = None) -> object:
     return await sec.clients[svc].request(method, path, json=body, headers=headers or {})
-
-
-def operations(sec: Secured, svc: str) -> list[tuple[str, str]]:
-    """(METHOD, path template) of every operation in a service's OpenAPI schema."""
-    paths = sec.services[svc].app.openapi()["paths"]
-    return [(m.upper(), p) for p, ops in paths.items() for m in ops
-            if m in ("get", "post", "put", "patch", "delete")]
-
-
-def has_path(sec: Secured, svc: str, path: str) -> bool:
-    return any(p == path for _, p in operations(sec, svc))
-
-
-def next_path(sec: Secured) -> str:
-    """GET or POST /v1/review/next, whichever this review API has (the lease contract moves
-    it to POST)."""
-    return "POST" if ("POST", "/v1/review/next") in operations(sec, "review") else "GET"
-
-
-def lease_base(sec: Secured, lease: dict) -> str:  # type: ignore[type-arg]
-    """Where label/skip/heartbeat of this lease live: by lease id (lease contract) or by
-    item id (the first review API)."""
-    if has_path(sec, "review", "/v1/review/leases/{lease_id}/label"):
-        return f"/v1/review/leases/{lease['lease_id']}"
-    return f"/v1/review/{lease['item_id']}"
-
-
-async def lease(sec: Secured, who: str) -> dict:  # type: ignore[type-arg]
-    resp = await sec.clients["review"].request(next_path(sec), "/v1/review/next",
-                                               headers=sec.h(who))
-    assert resp.status_code == 200, resp.text
-    return resp.json()  # type: ignore[no-any-return]
 
 
 # -- API2: broken authentication -----------------------------------------------------------
