@@ -156,16 +156,17 @@ class KafkaBus(Bus):
                 raise unavailable(self.settings, f"publish to {topic}", exc) from exc
 
     def consumer(
-        self, topics: Sequence[str], group_id: str, *, from_beginning: bool = True
+        self, topics: Sequence[str], group_id: str, *, from_beginning: bool = True,
+        fetch_wait_ms: int | None = None,
     ) -> Consumer:
         # Groups are namespaced like topics, so deployments sharing a cluster never share a
         # group (and committed offsets) by accident.
         group = f"{self.settings.topic_prefix}{group_id}"
+        settings = self.settings if fetch_wait_ms is None else self.settings.model_copy(
+            update={"kafka_fetch_max_wait_ms": fetch_wait_ms})
         if self._redis is not None:
-            return LeasedKafkaConsumer(
-                self.settings, self._redis, list(topics), group, from_beginning
-            )
-        return KafkaConsumer(self.settings, list(topics), group, from_beginning)
+            return LeasedKafkaConsumer(settings, self._redis, list(topics), group, from_beginning)
+        return KafkaConsumer(settings, list(topics), group, from_beginning)
 
 
 def _topic_errors(response: Any) -> list[tuple[str, int, str | None]]:

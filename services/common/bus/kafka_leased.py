@@ -75,6 +75,7 @@ class LeasedKafkaConsumer(Consumer):
             group_id=self.group_id,  # used for offset commits only: no group join
             enable_auto_commit=False,
             auto_offset_reset="earliest" if self.from_beginning else "latest",
+            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             **client_options(self.settings),
         )
         try:
