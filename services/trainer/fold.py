@@ -20,26 +20,12 @@ Rules (docs/lifecycle.md):
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Protocol
 
+from services.common.model import OnlineClassifier
 from services.common.schemas import LabelAction, LabelEvent
 
 # (event_id, label id, weight, t): a tuple, the most compact Python record (checkpoint size).
 Entry = tuple[str, int, float, int]
-
-
-class Model(Protocol):
-    def learn_one(self, x: list[float], y: str, weight: float = 1.0,
-                  t: int | None = None) -> None: ...
-
-    def unlearn_one(self, x: list[float], y: str, weight: float = 1.0,
-                    t: int | None = None) -> None: ...
-
-    def rename_class(self, old: str, new: str) -> None: ...
-
-    def merge_classes(self, src: str, dst: str) -> None: ...
-
-    def retire_class(self, label: str) -> None: ...
 
 
 class Outcome(StrEnum):
@@ -52,7 +38,7 @@ class Outcome(StrEnum):
 
 
 class LabelFold:
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: OnlineClassifier) -> None:
         self.model = model
         self.items: dict[str, Entry] = {}
         self.t = 0  # label records learned so far: the sequence number of the next one

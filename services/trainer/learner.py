@@ -7,8 +7,6 @@ serving model (services/trainer/gate.py). Replay can switch evaluation off for s
 
 from __future__ import annotations
 
-from typing import Any
-
 from river import metrics, utils
 
 from services.common.model import OnlineClassifier
@@ -23,8 +21,6 @@ class Learner:
         self.fold = LabelFold(model)
         self.recent_window = recent_window
         self.gate = gate or Gate()
-        # The promoted model the gate compares against; not checkpointed (the registry has it).
-        self.serving: OnlineClassifier | None = None
         self._accuracy = metrics.Accuracy()
         self._recent: metrics.base.Metric = utils.Rolling(  # type: ignore[assignment]
             metrics.Accuracy(), window_size=recent_window
@@ -32,7 +28,7 @@ class Learner:
 
     @property
     def model(self) -> OnlineClassifier:
-        return self.fold.model  # type: ignore[return-value]
+        return self.fold.model
 
     @model.setter
     def model(self, model: OnlineClassifier) -> None:
@@ -57,15 +53,10 @@ class Learner:
             if predicted is not None:
                 self._accuracy.update(event.label, predicted)
                 self._recent.update(event.label, predicted)
-            served = self.serving.predict_one(event.embedding) if self.serving else None
-            self.gate.observe(event.label, predicted, served)
+            self.gate.observe(self.fold.t, event.reviewer, event.embedding, event.label,
+                              predicted)
         return self.fold.apply(event)
 
     def _applied(self, event: LabelEvent) -> bool:
         entry = self.fold.items.get(event.item_id)
         return entry is not None and entry[0] == event.event_id
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["serving"] = None  # a second d x d model per checkpoint would double its size
-        return state

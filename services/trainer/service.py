@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from services.common.auth import DevAuthenticator
@@ -51,7 +53,7 @@ def build_trainer(settings: TrainerSettings, bus: Bus, store: Store) -> Service:
         schema=LabelEvent, handler=trainer.handle, dead_letter_topic=topics.dead_letter,
         group=settings.consumer_group, metrics=metrics, max_records=500,
     )
-    loops = [labels]
+    loops: list[ConsumerLoop[Any]] = [labels]
     if settings.lineage_predictions:
         # Lineage: predictions kept by document id in the store (Kafka topics are no index).
         async def keep_predictions(items: list[Item[Prediction]]) -> None:

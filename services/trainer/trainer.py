@@ -138,9 +138,10 @@ class Trainer:
                      self.learner.n_learned, state.offsets, len(state.voids))
         if self.serving is not None:
             record, artifact = await self.registry.get(self.serving.version)
-            self.learner.serving = await asyncio.to_thread(
+            served = await asyncio.to_thread(
                 load_verified, artifact, sha256=record.sha256, signature=record.signature,
                 key=self.publisher.key)
+            self.learner.gate.promoted(self.learner.fold.t, served)
             self.metrics.pinned.set(int(self.serving.pinned))
         if self.since_publish:
             self._dirty.set()  # learned before the crash, never published
@@ -169,8 +170,9 @@ class Trainer:
             self._labels_offsets(), label, decision.reason)
         if decision.promote:
             self.serving = ServingState(version=record.version, updated_at=time.time())
-            # The gate compares later labels with this exact model: our own bytes, a copy.
-            self.learner.serving = await asyncio.to_thread(pickle.loads, artifact)
+            # The gate may compare later labels with this exact model: our own bytes, a copy.
+            self.learner.gate.promoted(self.learner.fold.t,
+                                       await asyncio.to_thread(pickle.loads, artifact))
         serving = self.serving or ServingState(version=0)
         times = (self._times[0], self._times[1]) if self._times else None
         announcement = await self.publisher.announce(record, serving, label, decision.reason,
@@ -241,7 +243,7 @@ class Trainer:
             async for records in read_log(self.bus, self.settings.topics.labels, until=until):
                 await asyncio.to_thread(fold_records, learner, records, voids)
             learner.model = model  # N itself; the rebuilt fold supplies the per-item map
-            learner.serving = await asyncio.to_thread(pickle.loads, artifact)
+            learner.gate.reset(learner.fold.t, await asyncio.to_thread(pickle.loads, artifact))
             self.state.learner, self.state.voids = learner, voids
             self.state.since_publish, self._facts, self._times = 0, {}, []
             self.serving = ServingState(version=version, pinned=True, updated_at=time.time())

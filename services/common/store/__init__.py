@@ -27,10 +27,10 @@ __all__ = [
 
 
 def make_store(settings: CommonSettings) -> Store:
-    retention = {"lineage_max_items": settings.lineage_max_items,
-                 "lineage_max_age_s": settings.lineage_max_age_s}
+    items, age = settings.lineage_max_items, settings.lineage_max_age_s
     if settings.store == "memory":
-        return MemoryStore(**retention)
+        return MemoryStore(lineage_max_items=items, lineage_max_age_s=age)
     from services.common.store.redis import RedisStore  # lazily: redis only when used
 
-    return RedisStore(settings.redis_url, prefix=settings.redis_prefix, **retention)
+    return RedisStore(settings.redis_url, prefix=settings.redis_prefix,
+                      lineage_max_items=items, lineage_max_age_s=age)

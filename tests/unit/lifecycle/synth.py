@@ -22,7 +22,8 @@ class Stream:
 
     def events(self, n: int, start: int = 0, reviewer: str = "r") -> list[LabelEvent]:
         X, ys = self.sample(n)
-        return [label(f"i{start + i}", y, x, reviewer) for i, (x, y) in enumerate(zip(X, ys))]
+        return [label(f"i{start + i}", y, x, reviewer) for i, (x, y) in 
+                enumerate(zip(X, ys, strict=True))]
 
 
 def label(item: str, y: str, x: np.ndarray | list[float], reviewer: str = "r",

@@ -16,8 +16,8 @@ from services.trainer.checkpoint import Checkpointer
 from services.trainer.learner import Learner
 from services.trainer.metrics import TrainerMetrics
 from services.trainer.publisher import Publisher
-from services.trainer.trainer import Trainer
 from services.trainer.settings import TrainerSettings
+from services.trainer.trainer import Trainer
 
 KEY = b"test-key"
 
