@@ -125,9 +125,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="rebuild up to the checkpoint's offsets and compare with it")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
+    from services.common.runtime import limit_blas
     from services.trainer.settings import TrainerSettings
 
-    result = asyncio.run(_run(TrainerSettings(), args.from_checkpoint, args.compare))
+    settings = TrainerSettings()
+    limit_blas(settings.blas_threads)
+    result = asyncio.run(_run(settings, args.from_checkpoint, args.compare))
     print(json.dumps(result) if args.json else _table(result))
 
 

@@ -21,7 +21,7 @@ async def test_classify_under_load_while_versions_change(bus1, store, topics, en
                                                          running):
     stream = Stream(k=3, dim=32, seed=11)
     settings = TrainerSettings(publish_interval_ms=100, keep_versions=1000)  # see all
-    async with (running(build_trainer(settings, bus1, store)) as t,
+    async with (running(build_trainer(settings, bus1, store)),
                 running(build_scorer(ScorerSettings(), bus1, store, encoder=encoder)) as s):
         await bus1.publish_many(topics.labels, [(e.item_id, e) for e in stream.events(30)])
         await eventually(lambda: _serves(s))
