@@ -61,7 +61,7 @@ class StreamingLDA:
         self._dweights: np.ndarray = np.zeros(0)  # per class: sum of w d(t)
         self._t_ref = 0.0
         self._clock = 0.0  # default t: number of learn calls
-        self._scatter: np.ndarray = np.zeros((0, 0))  # prior + within-class scatter: A
+        self._scatter: np.ndarray | None = np.zeros((0, 0))  # prior + within-class scatter: A
         self._inverse: np.ndarray = np.zeros((0, 0))  # A^-1
         self._n = 0.0  # total weight behind the scatter
         self._since_refresh = 0
@@ -135,6 +135,8 @@ class StreamingLDA:
         one BLAS rank-one call instead of through np.outer temporaries (a 1.2 MB allocation
         each at d = 384: 14x slower on a loaded machine), and the scatter, needed only at the
         periodic refresh, receives its pending rank-one terms then, in one matrix product."""
+        if self._scatter is None:  # loaded from an artifact: rebuilt when first needed
+            self._scatter = np.linalg.inv(self._inverse)
         u = self._inverse @ v
         alpha = -a / (1.0 + a * float(v @ u))
         if self._inverse.flags.c_contiguous:  # symmetric: its transpose is the Fortran view
@@ -149,6 +151,7 @@ class StreamingLDA:
             self._since_refresh = 0
 
     def _flush_scatter(self) -> None:
+        assert self._scatter is not None  # _rank_one rebuilt it before the first pending term
         if self._pending:
             V = np.stack([v for v, _ in self._pending])
             weights = np.array([a for _, a in self._pending])
@@ -264,4 +267,6 @@ class StreamingLDA:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self._pending = []
-        self._scatter = np.linalg.inv(self._inverse) if self._dim else np.zeros((0, 0))
+        # Rebuilt from the inverse by the first update (_rank_one), not here: a scorer loading
+        # a version several times a second never needs it.
+        self._scatter = None if self._dim else np.zeros((0, 0))
