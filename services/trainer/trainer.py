@@ -17,7 +17,7 @@ from datetime import datetime
 
 from services.common.bus import Bus
 from services.common.bus.runner import Item
-from services.common.errors import Conflict
+from services.common.errors import Conflict, NotFound, SignatureError
 from services.common.model import OnlineClassifier, dump_artifact, load_verified
 from services.common.schemas import LabelEvent, ModelAnnouncement
 from services.common.store import ModelRegistry, ServingState
@@ -137,12 +137,15 @@ class Trainer:
             log.info("restored checkpoint: %d items labelled, offsets %s, %d voided ranges",
                      self.learner.n_learned, state.offsets, len(state.voids))
         if self.serving is not None:
-            record, artifact = await self.registry.get(self.serving.version)
-            served = await asyncio.to_thread(
-                load_verified, artifact, sha256=record.sha256, signature=record.signature,
-                key=self.publisher.key)
-            self.learner.gate.promoted(self.learner.fold.t, served)
             self.metrics.pinned.set(int(self.serving.pinned))
+            try:
+                record, artifact = await self.registry.get(self.serving.version)
+                served = await asyncio.to_thread(
+                    load_verified, artifact, sha256=record.sha256, signature=record.signature,
+                    key=self.publisher.key)
+                self.learner.gate.promoted(self.learner.fold.t, served)
+            except (NotFound, SignatureError) as exc:  # the gate starts without a reference
+                log.error("served version %d cannot be loaded: %s", self.serving.version, exc)
         if self.since_publish:
             self._dirty.set()  # learned before the crash, never published
         return state is not None
