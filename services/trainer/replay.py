@@ -164,7 +164,7 @@ async def _run(settings: Any, from_checkpoint: bool, compare: bool) -> dict[str,
             "records_applied": applied, "seconds": round(seconds, 3),
             "labels_per_s": round(applied / seconds, 1) if seconds else None,
             "items_labelled": learner.n_learned, "classes": learner.model.classes,
-            "voided_ranges": voids,
+            "voided_ranges": voids, "offsets": {str(p): o for p, o in (until or {}).items()},
         }
         if compare:
             result["max_abs_difference_vs_checkpoint"] = (
