@@ -81,7 +81,13 @@ async def test_replay_from_a_checkpoint_continues_to_the_same_model(bus1, store,
         trainer = r.service.state["trainer"]
         await bus1.publish_many(topics.labels, [(e.item_id, e) for e in events[:700]])
         await eventually(lambda: _at(trainer, topics, 700))
-        checkpoint = await checkpointer_for(settings, store).load()
+        checkpointer = checkpointer_for(settings, store)
+
+        async def saved() -> bool:  # offsets advance just before the checkpoint is written
+            c = await checkpointer.load()
+            return c is not None and c.offsets.get((topics.labels, 0)) == 700
+        await eventually(saved)
+        checkpoint = await checkpointer.load()
         await bus1.publish_many(topics.labels, [(e.item_id, e) for e in events[700:]])
         await eventually(lambda: _at(trainer, topics, len(events)))
         live = trainer.learner
