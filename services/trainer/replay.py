@@ -22,7 +22,6 @@ import numpy as np
 from pydantic import ValidationError
 
 from services.common.bus import Bus, Record
-from services.common.model import OnlineClassifier
 from services.common.schemas import LabelEvent
 from services.trainer.learner import Learner
 
@@ -92,29 +91,35 @@ def fold_records(learner: Learner, records: list[Record], voids: Iterable[Void],
 
 def state_distance(a: Any, b: Any) -> float:
     """Largest absolute difference between two models' statistics (inf if shapes differ)."""
-    if isinstance(a, OnlineClassifier) or hasattr(a, "__dict__"):
+    return largest_difference(a, b)[0]
+
+
+def largest_difference(a: Any, b: Any, path: str = "") -> tuple[float, str]:
+    """``state_distance`` and where it is (e.g. ``._learner._g2``)."""
+    if hasattr(a, "__dict__") and not isinstance(a, (np.ndarray, dict, list, tuple)):
         if type(a) is not type(b):
-            return math.inf
-        sa = a.__getstate__() if hasattr(a, "__getstate__") else vars(a)
-        sb = b.__getstate__() if hasattr(b, "__getstate__") else vars(b)
+            return math.inf, path
+        sa, sb = a.__getstate__(), b.__getstate__()
         sa = sa if isinstance(sa, dict) else vars(a)
         sb = sb if isinstance(sb, dict) else vars(b)
-        return state_distance(sa, sb)
+        return largest_difference(sa, sb, path)
     if isinstance(a, dict):
         if not isinstance(b, dict) or a.keys() != b.keys():
-            return math.inf
-        return max((state_distance(a[k], b[k]) for k in a), default=0.0)
+            return math.inf, path
+        return max((largest_difference(a[k], b[k], f"{path}.{k}") for k in a),
+                   default=(0.0, path))
     if isinstance(a, np.ndarray):
         if not isinstance(b, np.ndarray) or a.shape != b.shape:
-            return math.inf
-        return float(np.max(np.abs(a - b))) if a.size else 0.0
+            return math.inf, path
+        return (float(np.max(np.abs(a - b))) if a.size else 0.0), path
     if isinstance(a, (list, tuple)):
         if not isinstance(b, (list, tuple)) or len(a) != len(b):
-            return math.inf
-        return max((state_distance(x, y) for x, y in zip(a, b, strict=True)), default=0.0)
+            return math.inf, path
+        return max((largest_difference(x, y, f"{path}[{i}]")
+                    for i, (x, y) in enumerate(zip(a, b, strict=True))), default=(0.0, path))
     if isinstance(a, (int, float)) and not isinstance(a, bool):
-        return abs(float(a) - float(b)) if isinstance(b, (int, float)) else math.inf
-    return 0.0 if a == b else math.inf
+        return (abs(float(a) - float(b)) if isinstance(b, (int, float)) else math.inf), path
+    return (0.0 if a == b else math.inf), path
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -166,10 +171,10 @@ async def _run(settings: Any, from_checkpoint: bool, compare: bool) -> dict[str,
             "items_labelled": learner.n_learned, "classes": learner.model.classes,
             "voided_ranges": voids, "offsets": {str(p): o for p, o in (until or {}).items()},
         }
-        if compare:
-            result["max_abs_difference_vs_checkpoint"] = (
-                None if checkpoint is None
-                else state_distance(learner.model, checkpoint.learner.model))
+        if compare and checkpoint is not None:
+            diff, where = largest_difference(learner.model, checkpoint.learner.model)
+            result["max_abs_difference_vs_checkpoint"] = diff
+            result["largest_difference_in"] = where
         return result
     finally:
         await bus.stop()
