@@ -69,6 +69,10 @@ class StreamingLDA:
         self._log_beta = float(np.log(initial_beta))  # log inverse temperature
         self._g2 = 0.0
         self._linear: tuple[np.ndarray, np.ndarray] | None = None
+        # means() @ inverse, kept up to date through every update (O(k d) plus one d x d
+        # matvec per label instead of a k x d x d product at each prediction after a label;
+        # replay speed, docs/lifecycle.md). None: recomputed when next needed.
+        self._ma: np.ndarray | None = None
 
     # -- prediction -------------------------------------------------------------------------
 
@@ -95,11 +99,21 @@ class StreamingLDA:
         if self._linear is None:
             # Discriminant g_c(x) = mu_c' P x - mu_c' P mu_c / 2, P = (n + k) A^-1.
             means = self.means()
-            W = (self._n + self.prior_strength) * (means @ self._inverse)
+            W = (self._n + self.prior_strength) * self._mean_inverse()
             self._linear = (W, -0.5 * np.einsum("ij,ij->i", W, means))
         W, b = self._linear
         out: np.ndarray = X @ W.T + b
         return out
+
+    def _mean_inverse(self) -> np.ndarray:
+        if self._ma is None:
+            self._ma = self.means() @ self._inverse
+        return self._ma
+
+    def _refresh_row(self, c: int) -> None:
+        """Class c's mean changed: its row of means() @ inverse (the inverse is symmetric)."""
+        if self._ma is not None:
+            self._ma[c] = self._inverse @ self.means()[c]
 
     def proba(self, X: np.ndarray) -> np.ndarray:
         return softmax(np.exp(self._log_beta) * self.logits(X))
@@ -139,6 +153,8 @@ class StreamingLDA:
             self._scatter = np.linalg.inv(self._inverse)
         u = self._inverse @ v
         alpha = -a / (1.0 + a * float(v @ u))
+        if self._ma is not None:  # M A^-1 follows the rank-one change of A^-1
+            self._ma += alpha * np.outer(self.means() @ u, u)
         if self._inverse.flags.c_contiguous:  # symmetric: its transpose is the Fortran view
             blas.dger(alpha, u, u, a=self._inverse.T, overwrite_a=1)
         else:
@@ -149,6 +165,7 @@ class StreamingLDA:
             self._flush_scatter()
             self._inverse = np.linalg.inv(self._scatter)
             self._since_refresh = 0
+            self._ma = None
 
     def _flush_scatter(self) -> None:
         assert self._scatter is not None  # _rank_one rebuilt it before the first pending term
@@ -175,6 +192,8 @@ class StreamingLDA:
             self._dsums = np.vstack([self._dsums, np.zeros(self._dim)])
             self._weights = np.append(self._weights, 0.0)
             self._dweights = np.append(self._dweights, 0.0)
+            if self._ma is not None:
+                self._ma = np.vstack([self._ma, np.zeros(self._dim)])
         c = self.rows.index[y]
         n = self._weights[c]
         if n > 0:  # weighted Welford: the scatter grows by w n / (n + w) (x - mu)(x - mu)'
@@ -186,6 +205,7 @@ class StreamingLDA:
         self._dweights[c] += weight * d
         self.rows.counts[c] += 1
         self._n += weight
+        self._refresh_row(c)
         self._linear = None
         return t
 
@@ -211,10 +231,12 @@ class StreamingLDA:
             self._dsums[c] -= weight * d * x
             self._dweights[c] = max(self._dweights[c] - weight * d, 0.0)
             self.rows.counts[c] -= 1
+            self._refresh_row(c)
         self._n -= weight
         self._linear = None
 
     def _drop(self, c: int) -> None:
+        self._ma = None
         self._sums = np.delete(self._sums, c, axis=0)
         self._dsums = np.delete(self._dsums, c, axis=0)
         self._weights = np.delete(self._weights, c)
@@ -244,6 +266,7 @@ class StreamingLDA:
         self._dweights[d] += self._dweights[s]
         self.rows.counts[d] += self.rows.counts[s]
         self._drop(s)
+        self._ma = None
         self._linear = None
 
     def retire(self, label: str) -> None:
@@ -261,12 +284,13 @@ class StreamingLDA:
         state = dict(self.__dict__)
         state["_scatter"] = None
         state["_pending"] = []  # the scatter is rebuilt from the inverse, which has them
-        state["_linear"] = None
+        state["_linear"] = None  # _ma (k x d) stays: a loaded model predicts bit for bit alike
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self._pending = []
+        self._ma = state.get("_ma")  # type: ignore[assignment]
         # Rebuilt from the inverse by the first update (_rank_one), not here: a scorer loading
         # a version several times a second never needs it.
         self._scatter = None if self._dim else np.zeros((0, 0))
