@@ -15,8 +15,8 @@ from abc import ABC, abstractmethod
 from pydantic import BaseModel
 
 from services.common.schemas import LabelEvent, ReviewRequest
-from services.common.store.security import KeyRegistry, RateLimiter
 from services.common.store.lineage import Lineage
+from services.common.store.security import KeyRegistry, RateLimiter
 
 
 class Lease(BaseModel):

@@ -19,8 +19,8 @@ from services.common.store.base import (
     ServingState,
     Store,
 )
-from services.common.store.security import MemoryKeyRegistry, MemoryRateLimiter
 from services.common.store.lineage import MemoryLineage
+from services.common.store.security import MemoryKeyRegistry, MemoryRateLimiter
 
 Clock = Callable[[], float]
 

@@ -212,14 +212,6 @@ class RedisModelRegistry(ModelRegistry):
         raws = await self._client.hmget(self._records, ids)
         return [_model_record(r) for r in raws if r is not None]
 
-
-def _model_record(raw: bytes | str) -> ModelRecord:
-    """A stored record that does not parse is treated like a bad signature: refused, clearly."""
-    try:
-        return ModelRecord.model_validate_json(raw)
-    except ValidationError as exc:
-        raise SignatureError(f"model record is malformed: {exc.error_count()} errors") from None
-
     @guarded
     async def set_serving(self, state: ServingState) -> None:
         await self._client.set(self._serving, state.model_dump_json())
@@ -239,6 +231,14 @@ def _model_record(raw: bytes | str) -> ModelRecord:
             pipe.hdel(self._records, *[str(v) for v in versions])
             pipe.delete(*[f"{self._artifact}{v}" for v in versions])
             await pipe.execute()
+
+
+def _model_record(raw: bytes | str) -> ModelRecord:
+    """A stored record that does not parse is treated like a bad signature: refused, clearly."""
+    try:
+        return ModelRecord.model_validate_json(raw)
+    except ValidationError as exc:
+        raise SignatureError(f"model record is malformed: {exc.error_count()} errors") from None
 
 
 class RedisKeyValue(KeyValue):
