@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from services.common.auth import Principal, Role, require
 from services.common.auth.ratelimit import guard
 from services.common.errors import NotFound
+from services.common.openapi import error_responses
 from services.common.schemas import ModelAnnouncement
 from services.common.store import ModelRecord, ServingState, Store
 from services.trainer.lineage import DocumentLineage, document_lineage
@@ -72,7 +73,8 @@ def router(trainer: Trainer, store: Store) -> APIRouter:
         return Registry(serving=await store.models.serving(),
                         versions=await store.models.versions())
 
-    @r.post("/models/pin", response_model=ModelAnnouncement, tags=["models"])
+    @r.post("/models/pin", response_model=ModelAnnouncement, tags=["models"],
+            responses=error_responses(404, 409))
     async def pin(body: PinIn, who: Admin) -> ModelAnnouncement:
         """Serve this version on every replica; the trainer continues from its exact state."""
         try:
@@ -81,12 +83,14 @@ def router(trainer: Trainer, store: Store) -> APIRouter:
             raise NotFound(f"version {body.version} is not in the registry (never published, "
                            f"or dropped by retention: keep_versions): {exc}") from exc
 
-    @r.delete("/models/pin", response_model=ModelAnnouncement, tags=["models"])
+    @r.delete("/models/pin", response_model=ModelAnnouncement, tags=["models"],
+              responses=error_responses(404, 409))
     async def unpin(who: Admin) -> ModelAnnouncement:
         """Resume normal promotion through the gate."""
         return await trainer.unpin(who.name)
 
-    @r.get("/documents/{doc_id:path}", response_model=DocumentLineage, tags=["lineage"])
+    @r.get("/documents/{doc_id:path}", response_model=DocumentLineage, tags=["lineage"],
+           responses=error_responses(404))
     async def document(doc_id: str, _: App) -> DocumentLineage:
         """What happened to one document: prediction, routing, label, learning version."""
         return await document_lineage(store, doc_id)
