@@ -5,7 +5,7 @@ default is the one docs/evaluation.md picked): audit share, cold start, drift co
 budgeted uncertainty rule. Around it the router adds what only a running service has:
 
 - a **global budget** in the shared store, so several scorer processes together stay within
-  ``label_budget`` of the stream (``GlobalBudget``);
+  ``label_budget`` of the stream, exactly, audits included (``GlobalBudget``);
 - **queue pressure**: review-queue depth, polled from the store, against reviewer throughput
   measured from label events, scales the budget down while humans cannot keep up;
 - **feedback** from label events (``on_labels``): the drift detector's prequential error, the
@@ -94,8 +94,7 @@ class Router:
         if self.budget is not None:
             await self.budget.note_seen()
             if asked:
-                scale = self.selector.scale if self.selector is not None else 1.0
-                granted = await self.budget.acquire(scale, force=reason == Reason.AUDIT)
+                granted = await self.budget.acquire()
                 if not granted:
                     self.refused += 1
                     asked, reason = False, None
