@@ -84,10 +84,11 @@ class Ledger:
     Cumulative since the start, whatever the rate did in between, so a user who sets 10% gets
     at most 10%. The allowance lets a fresh stream ask for its first items (cold start: an
     untrained model needs labels before the budget has accrued them); it is repaid by running
-    somewhat below the budget until ``ramp``, never by stopping. ``accrue`` keeps the *target*: the labels a strategy
-    should have asked by now at its (possibly scaled) rate, never more than the nominal
-    budget allows, so queue pressure lowers it and a drift boost can only re-spend what was
-    saved. ``deficit`` (target minus asked) is what budget-tracking strategies steer on.
+    somewhat below the budget until ``ramp``, never by stopping. The ledger also keeps the
+    *target*: the labels a strategy should have asked by now at its (possibly scaled) rate,
+    never more than the nominal budget allows, so queue pressure lowers it and a drift boost
+    can only re-spend what was saved. ``deficit`` (target minus asked) is what
+    budget-tracking strategies steer on.
     """
 
     def __init__(self, fraction: float, warmup: int = 100, ramp: int | None = None) -> None:

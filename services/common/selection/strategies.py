@@ -269,10 +269,10 @@ class QuantileUncertainty(BudgetedStrategy):
     back at a reduced rate, not by stopping. Spending tracks the budget while the choice stays
     relative to what the stream looks like *now*. Scores that carry no information (no model
     yet: every item scores 1) are not ranked and stay out of the history, so the threshold
-    does not start out as 1.0 once a model arrives. A hard ``labels/seen < B`` rule degrades into systematic sampling
-    once thresholds are loose; this one keeps ranking. ``randomize`` > 0 multiplies the
-    threshold by N(1, randomize)
-    as in Žliobaitė's randomized VU.
+    does not start out at 1.0 once a model arrives. A hard ``labels/seen < B`` rule degrades
+    into systematic sampling once thresholds are loose; this one keeps ranking.
+    ``randomize`` > 0 multiplies the threshold by N(1, randomize) as in Žliobaitė's
+    randomized VU.
     """
 
     def __init__(self, budget: float, measure: Measure | None = None, history: int = 300,
