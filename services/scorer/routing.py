@@ -24,13 +24,13 @@ import numpy as np
 from services.common.bus.runner import Item
 from services.common.schemas import Document, LabelEvent, Reason
 from services.common.selection import (
-    Context,
     GlobalBudget,
     Outcome,
     QueuePressure,
     Selector,
     Strategy,
 )
+from services.common.selection.base import scored_context
 from services.common.selection.uncertainty import Margin
 
 log = logging.getLogger(__name__)
@@ -88,8 +88,7 @@ class Router:
         model_version: int,
     ) -> Decision:
         uncertainty = margin_uncertainty(probabilities)
-        context = Context(x=embedding, n_learned=self._n_learned() if probabilities else 0,
-                          n_classes=len(probabilities))
+        context = scored_context(embedding, probabilities, self._n_learned())
         asked, reason = self.strategy.ask(probabilities, context)
         if self.budget is not None:
             await self.budget.note_seen()

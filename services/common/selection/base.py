@@ -34,6 +34,14 @@ class Context:
     n_classes: int = 0
 
 
+def scored_context(x: Sequence[float] | np.ndarray | None, probabilities: Probabilities,
+                   n_learned: int) -> Context:
+    """The context the scorer gives a strategy for an item scored by a model that learned
+    ``n_learned`` labels (none without a prediction); the evaluation replays the same."""
+    return Context(x=x, n_learned=n_learned if probabilities else 0,
+                   n_classes=len(probabilities))
+
+
 @dataclass(slots=True)
 class Outcome:
     """A label that came back for an item this strategy (or the audit) sent to review."""
