@@ -60,7 +60,7 @@ def export(name: str, out_dir: Path, seed: int = 0) -> tuple[Path, Path]:
     pooled, write ``<name>-drift-stream.jsonl`` (field ``t``) and ``<name>-drift-holdout``."""
     pool = load_items(out_dir / f"{name}-stream.jsonl") + \
         load_items(out_dir / f"{name}-holdout.jsonl")
-    stream, holdout = drifting(pool, GROUPS[name], seed)
+    stream, holdout = drifting(pool, GROUPS[name.split("-")[0]], seed)
     paths = (out_dir / f"{name}-drift-stream.jsonl", out_dir / f"{name}-drift-holdout.jsonl")
     for path, rows in zip(paths, (stream, holdout), strict=True):
         path.write_text("".join(json.dumps({"text": it.text, "label": it.label,
@@ -71,7 +71,9 @@ def export(name: str, out_dir: Path, seed: int = 0) -> tuple[Path, Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m services.eval.drifting", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("names", nargs="*", default=["r8", "20ng"], choices=sorted(GROUPS))
+    p.add_argument("names", nargs="*", default=["r8", "20ng"],
+                   help=f"exported streams whose labels are in one of {sorted(GROUPS)} "
+                        "(e.g. 20ng-3k: a sample of 20ng)")
     p.add_argument("--out-dir", type=Path, default=Path(".cache/eval"))
     args = p.parse_args(argv)
     for name in args.names:
