@@ -81,13 +81,20 @@ class OnlineClassifier:
             current = self._aliases[current]
         return current
 
-    def learn_one(self, x: Vector, y: str, weight: float = 1.0, t: float | None = None) -> float:
-        """Learn one record; returns the ``t`` used, which ``unlearn_one`` needs back."""
+    def learn_one(self, x: Vector, y: str, weight: float = 1.0, t: float | None = None,
+                  calibrate: bool = True) -> float:
+        """Learn one record; returns the ``t`` used, which ``unlearn_one`` needs back.
+        ``calibrate``: whether the record also fits the LDA's temperature (False for labels
+        chosen *because* the model was unsure: fitted on those alone, the model becomes
+        under-confident everywhere else; see ``selection.calibrates``)."""
         target = self.resolve(y)
         if target is None:  # a retired label used again starts afresh
             self._aliases.pop(y, None)
             target = y
-        return self._learner.learn(np.asarray(x, dtype=np.float64).ravel(), target, weight, t)
+        x = np.asarray(x, dtype=np.float64).ravel()
+        if isinstance(self._learner, StreamingLDA):
+            return self._learner.learn(x, target, weight, t, calibrate=calibrate)
+        return self._learner.learn(x, target, weight, t)
 
     def unlearn_one(self, x: Vector, y: str, weight: float = 1.0, t: float | None = None) -> bool:
         """Forget a record learned with these arguments; False if its class was retired."""

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from services.common.schemas import Reason
-from services.common.selection.base import Outcome, Strategy, scored_context
+from services.common.selection.base import Outcome, Strategy, calibrates, scored_context
 from services.eval.calibration import holdout_scores
 
 
@@ -37,7 +37,7 @@ class Model(Protocol):
     @property
     def classes(self) -> list[str]: ...
 
-    def learn_one(self, x: Any, y: str) -> Any: ...
+    def learn_one(self, x: Any, y: str, *, calibrate: bool = True) -> Any: ...
 
     def predict_proba_one(self, x: Any) -> dict[str, float]: ...
 
@@ -146,7 +146,7 @@ def replay(
         nonlocal labels, block
         while pending and pending[0][0] <= upto:
             _, i, predicted, reason = pending.popleft()
-            model.learn_one(X[i], y[i])
+            model.learn_one(X[i], y[i], calibrate=calibrates(reason))
             served.learned()
             if served.model is model:
                 block = []

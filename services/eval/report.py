@@ -139,9 +139,6 @@ def drift_table(data: dict[str, Any]) -> str:
     return _render(rows, markdown=True)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
 
 def at_labels(cells: dict[str, dict[str, Any]], labels: float) -> float | None:
     """A strategy's holdout accuracy at ``labels`` labels, interpolated (log-linear in labels)
@@ -181,3 +178,7 @@ def summary(datasets: list[dict[str, Any]], budgets: tuple[str, ...] = ("0.02", 
                 f"{d.get('spend_max', float('nan')):.3f} / {r.get('spend_max', float('nan')):.3f}",
                 f"{d.get('ece', {}).get('mean', float('nan')):.3f}"])
     return _render(rows, markdown=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,6 +6,7 @@ from river import metrics, utils
 
 from services.common.model import OnlineClassifier
 from services.common.schemas import LabelEvent
+from services.common.selection.base import calibrates
 
 
 class Learner:
@@ -38,6 +39,6 @@ class Learner:
         if predicted is not None:
             self._accuracy.update(event.label, predicted)
             self._recent.update(event.label, predicted)
-        self.model.learn_one(event.embedding, event.label)
+        self.model.learn_one(event.embedding, event.label, calibrate=calibrates(event.reason))
         self._learned.add(event.item_id)
         return True

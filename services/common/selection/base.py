@@ -34,6 +34,13 @@ class Context:
     n_classes: int = 0
 
 
+def calibrates(reason: Reason | None) -> bool:
+    """Whether a label with this routing reason is a fair sample for fitting the model's
+    confidence: uniform picks (audit, random), cold start's spread-out picks and labels that
+    were never routed (None) are; labels asked for because the model was unsure are not."""
+    return reason in (None, Reason.AUDIT, Reason.COLD_START)
+
+
 def scored_context(x: Sequence[float] | np.ndarray | None, probabilities: Probabilities,
                    n_learned: int) -> Context:
     """The context the scorer gives a strategy for an item scored by a model that learned

@@ -77,7 +77,8 @@ def budget_cap(fraction: float, seen: float, warmup: int, ramp: int) -> float:
 
 
 class Ledger:
-    """The exact budget: labels asked never exceed ``fraction * items seen``, plus a warm-up
+    """The exact budget: labels asked never exceed ``fraction * items seen`` by a whole label
+    (a label is asked once the budget has accrued part of it), plus a warm-up
     allowance of ``fraction * warmup`` labels that shrinks linearly to nothing over the first
     ``ramp`` items (default ``10 * warmup``).
 
@@ -106,7 +107,9 @@ class Ledger:
         without the warm-up ``allowance``, within ``fraction * items`` itself."""
         if self.fraction >= 1.0:
             return True
-        return self._asked + 1 <= self.cap(self._seen + 1, allowance) + 1e-9
+        # A label is whole: one may be asked once the budget has accrued any part of it, so
+        # the spend is never more than one label ahead of fraction x items.
+        return self._asked < self.cap(self._seen + 1, allowance) - 1e-9
 
     def cap(self, seen: int, allowance: bool = True) -> float:
         """The most labels allowed once ``seen`` items were decided."""

@@ -2,11 +2,12 @@
 
 Three counters per group (``KeyValue`` keys under ``prefix``): items ``seen``, labels
 ``asked`` and labels ``forfeit``. A label may be asked for while
-``asked + forfeit + 1 <= budget_cap(fraction, seen, warmup, ramp)`` (services/common/selection/
+``asked + forfeit < budget_cap(fraction, seen, warmup, ramp)`` (services/common/selection/
 budget.py: ``fraction * seen`` plus a warm-up allowance that shrinks to nothing over the first
-``ramp`` items). So the group's labels never exceed the budget of the items it scored, whatever
-each process does, and audit labels count like any other (refused too when the budget is
-spent, which is content-independent and keeps the audit sample uniform).
+``ramp`` items; a label is whole, so the spend may run up to one label ahead). So the
+group's labels never exceed the budget of the items it scored, whatever each process does,
+and audit labels count like any other (refused too when the budget is spent, which is
+content-independent and keeps the audit sample uniform).
 
 ``seen`` is flushed every ``flush_every`` items per process, so other processes' latest items
 may not be counted yet: that only makes the check stricter. Savings are banked up to
@@ -60,8 +61,9 @@ class GlobalBudget:
         asked = await self._kv.incr(self._key("asked"), 1.0)
         seen = await self._get("seen")
         forfeit = await self._get("forfeit")
-        granted = asked + forfeit <= budget_cap(self.fraction, seen, self.warmup, self.ramp) \
-            + 1e-9
+        # As the Ledger: a label may be granted once the budget accrued any part of it.
+        granted = asked - 1 + forfeit < budget_cap(self.fraction, seen, self.warmup, self.ramp) \
+            - 1e-9
         if not granted:
             await self._kv.incr(self._key("asked"), -1.0)
             asked -= 1

