@@ -48,7 +48,7 @@ _REBASE = 40.0  # move the decay reference when weights reach e^40, long before 
 class StreamingLDA:
     def __init__(self, prior_strength: float = 200.0, temperature_lr: float = 0.5,
                  initial_beta: float = 0.2, refresh_every: int = 500,
-                 half_life: float | None = None) -> None:
+                 half_life: float | None = None, calibration_window: int = 300) -> None:
         if half_life is not None and half_life <= 0:
             raise ValueError("half_life must be positive (or None for no forgetting)")
         self.prior_strength = prior_strength
@@ -56,6 +56,7 @@ class StreamingLDA:
         self.initial_beta = initial_beta
         self.refresh_every = refresh_every
         self.half_life = half_life
+        self.calibration_window = calibration_window
         self.rows = Rows()
         self._dim = 0
         self._sums: np.ndarray = np.zeros((0, 0))  # per class: sum of w x
@@ -70,6 +71,9 @@ class StreamingLDA:
         self._since_refresh = 0
         self._log_beta = float(np.log(initial_beta))  # log inverse temperature
         self._g2 = 0.0
+        # The last ``calibration_window`` fair records (x, label), refit on after each one.
+        self._cal_x: list[np.ndarray] = []
+        self._cal_y: list[str] = []
         self._linear: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- prediction -------------------------------------------------------------------------
@@ -105,6 +109,32 @@ class StreamingLDA:
 
     def proba(self, X: np.ndarray) -> np.ndarray:
         return softmax(np.exp(self._log_beta) * self.logits(X))
+
+    def _refit_temperature(self) -> None:
+        """The inverse temperature minimizing the log-loss of the kept fair records under the
+        current model (1-D Newton in log beta). The model keeps changing as labels arrive (its
+        logits shrink as boundary items are learned), so a one-step-per-label fit lags far
+        behind; a refit on a window of records follows it."""
+        known = [i for i, label in enumerate(self._cal_y) if label in self.rows.index]
+        if len(known) < 5 or len(self.rows.labels) < 2:
+            return
+        X = np.stack([self._cal_x[i] for i in known])
+        idx = np.array([self.rows.index[self._cal_y[i]] for i in known])
+        z = self.logits(X)
+        zy = z[np.arange(len(idx)), idx]
+        s = float(np.clip(self._log_beta, -7.0, 2.3))
+        for _ in range(20):
+            beta = np.exp(s)
+            p = softmax(beta * z)
+            mean = (p * z).sum(axis=1)
+            var = (p * z * z).sum(axis=1) - mean * mean
+            g = beta * float((mean - zy).mean())  # d loss / d log beta
+            h = g + beta * beta * float(var.mean())  # d2 loss / d (log beta)2
+            step = g / h if h > 1e-12 else 0.0
+            s = float(np.clip(s - np.clip(step, -1.0, 1.0), -7.0, 2.3))
+            if abs(step) < 1e-6:
+                break
+        self._log_beta = s
 
     def _fit_temperature(self, x: np.ndarray, y: int) -> None:
         z = self.logits(x[None])[0]
@@ -153,7 +183,8 @@ class StreamingLDA:
             raise ValueError("weight must be positive")
         t = self._clock if t is None else float(t)
         self._clock += 1.0
-        if calibrate and len(self.rows.labels) >= 2 and y in self.rows.index:
+        if calibrate and len(self.rows.labels) >= 2 and y in self.rows.index and \
+                len(self._cal_x) < 5:  # until the window can be refit on
             self._fit_temperature(x, self.rows.index[y])
         if self.rows.add(y):
             self._sums = np.vstack([self._sums, np.zeros(self._dim)])
@@ -172,6 +203,12 @@ class StreamingLDA:
         self.rows.counts[c] += 1
         self._n += weight
         self._linear = None
+        if calibrate:
+            self._cal_x.append(x.copy())
+            self._cal_y.append(y)
+            if len(self._cal_x) > self.calibration_window:
+                del self._cal_x[0], self._cal_y[0]
+            self._refit_temperature()
         return t
 
     def unlearn(self, x: np.ndarray, y: str, weight: float = 1.0, t: float | None = None) -> None:
