@@ -40,6 +40,7 @@ done
 # Scripted class arrival: half the classes appear 30% into the stream.
 "$PY" -m services.eval.drift --stream "$OUT/r8-stream.jsonl" \
   --holdout "$OUT/r8-holdout.jsonl" --seeds "$SEEDS" --budgets 0.05,0.1 --label-delay 20 \
+  --strategies default,selector_nodrift,random \
   --json "$OUT/drift.json" --plot docs/eval-drift.png --quiet
 # Tables for docs (docs/evaluation.md discusses them).
 "$PY" -m services.eval.report "${results[@]}" "$OUT/drift.json" | tee docs/evaluation-tables.md
