@@ -155,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         diagrams = {f"default {float(b):.0%}": cell["runs"][0]["reliability"]
                     for b, cell in results["default"].items()}
         plot_reliability(diagrams, args.reliability,
-                         f"{args.title or args.stream.stem}: calibration on the holdout")
+                         f"{args.stream.stem.removesuffix('-stream')}: calibration of the "
+                         "default's model on the holdout at the end (seed 0)")
     print(f"\nwrote {args.json}" + (f" and {args.plot}" if args.plot else ""))
     return 0
 

@@ -114,7 +114,10 @@ class BudgetedStrategy(Seeded, Strategy):
         asked = self._wants(u) and allowed
         self._adapt(u, asked, allowed)
         self._record(asked)
-        return (True, self.reason) if asked else (False, None)
+        if not asked:
+            return False, None
+        # Asked with nothing to rank by (no model yet): that is a cold-start pick.
+        return True, self.reason if self._informative else Reason.COLD_START
 
     def observe(self, probabilities: Probabilities, context: Context | None, asked: bool) -> None:
         """Account for an item another rule decided on (cold start, audit), sharing this
