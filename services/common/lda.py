@@ -48,7 +48,8 @@ _REBASE = 40.0  # move the decay reference when weights reach e^40, long before 
 class StreamingLDA:
     def __init__(self, prior_strength: float = 200.0, temperature_lr: float = 0.5,
                  initial_beta: float = 0.2, refresh_every: int = 500,
-                 half_life: float | None = None, calibration_window: int = 300) -> None:
+                 half_life: float | None = None, calibration_window: int = 300,
+                 calibration_prior: float = 10.0) -> None:
         if half_life is not None and half_life <= 0:
             raise ValueError("half_life must be positive (or None for no forgetting)")
         self.prior_strength = prior_strength
@@ -57,6 +58,7 @@ class StreamingLDA:
         self.refresh_every = refresh_every
         self.half_life = half_life
         self.calibration_window = calibration_window
+        self.calibration_prior = calibration_prior
         self.rows = Rows()
         self._dim = 0
         self._sums: np.ndarray = np.zeros((0, 0))  # per class: sum of w x
@@ -121,20 +123,45 @@ class StreamingLDA:
         X = np.stack([self._cal_x[i] for i in known])
         idx = np.array([self.rows.index[self._cal_y[i]] for i in known])
         z = self.logits(X)
+        z[np.arange(len(idx)), idx] = self._held_out_logit(X, idx, z[np.arange(len(idx)), idx])
         zy = z[np.arange(len(idx)), idx]
         s = float(np.clip(self._log_beta, -7.0, 2.3))
+        # A Gaussian prior on log beta around the initial value, worth a few records: with a
+        # handful of fair records (all right, say) the fit alone runs off to the clip.
+        prior, s0 = self.calibration_prior, float(np.log(self.initial_beta))
         for _ in range(20):
             beta = np.exp(s)
             p = softmax(beta * z)
             mean = (p * z).sum(axis=1)
             var = (p * z * z).sum(axis=1) - mean * mean
-            g = beta * float((mean - zy).mean())  # d loss / d log beta
-            h = g + beta * beta * float(var.mean())  # d2 loss / d (log beta)2
+            fit = beta * float((mean - zy).sum())
+            g = fit + prior * (s - s0)  # d loss / d log beta
+            h = fit + beta * beta * float(var.sum()) + prior  # d2 loss / d (log beta)2
             step = g / h if h > 1e-12 else 0.0
             s = float(np.clip(s - np.clip(step, -1.0, 1.0), -7.0, 2.3))
             if abs(step) < 1e-6:
                 break
         self._log_beta = s
+
+    def _held_out_logit(self, X: np.ndarray, idx: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Each record's logit for its own class as if the record were not in that class's
+        mean (leave-one-out). In-sample logits make a record look easier than a new item
+        (with few labels per class, much easier) and the fitted temperature over-confident.
+        The shared scatter is left as is; with forgetting the correction uses the exact
+        means, an approximation."""
+        n = self._weights[idx]
+        ok = n > 1.0
+        mu = self._sums[idx] / n[:, None]
+        loo = (self._sums[idx] - X) / np.maximum(n - 1.0, 1.0)[:, None]
+        scale = self._n + self.prior_strength
+
+        def g(m: np.ndarray) -> np.ndarray:
+            Pm = m @ self._inverse
+            out: np.ndarray = scale * ((Pm * X).sum(axis=1) - 0.5 * (Pm * m).sum(axis=1))
+            return out
+
+        out: np.ndarray = np.where(ok, z + g(loo) - g(mu), z)
+        return out
 
     def _fit_temperature(self, x: np.ndarray, y: int) -> None:
         z = self.logits(x[None])[0]
@@ -286,5 +313,8 @@ class StreamingLDA:
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
+        # Artifacts and checkpoints from before the windowed calibration lack its state.
+        defaults = {"calibration_window": 300, "calibration_prior": 10.0, "_cal_x": [],
+                    "_cal_y": []}
+        self.__dict__.update({**defaults, **state})
         self._scatter = np.linalg.inv(self._inverse) if self._dim else np.zeros((0, 0))
