@@ -142,9 +142,14 @@ def drift_table(data: dict[str, Any]) -> str:
 
 def at_labels(cells: dict[str, dict[str, Any]], labels: float) -> float | None:
     """A strategy's holdout accuracy at ``labels`` labels, interpolated (log-linear in labels)
-    between its budget cells; None outside the labels it was run at."""
+    between its budget cells; None outside the labels it was run at (give or take 3%: a label
+    or two either side of a cell is that cell)."""
     pts = sorted((c["labels_used"]["mean"], c["holdout_accuracy"]["mean"])
                  for b, c in cells.items() if b != "1")
+    if pts and 0.97 * pts[0][0] <= labels < pts[0][0]:
+        return pts[0][1]
+    if pts and pts[-1][0] < labels <= 1.03 * pts[-1][0]:
+        return pts[-1][1]
     for (x0, y0), (x1, y1) in itertools.pairwise(pts):
         if x0 <= labels <= x1 and x0 > 0:
             w = 0.0 if x1 == x0 else (math.log(labels) - math.log(x0)) / (

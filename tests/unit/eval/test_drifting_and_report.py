@@ -47,6 +47,7 @@ def test_equal_label_comparison_interpolates_the_random_curve():
     assert at_labels(random, 200) == pytest.approx(0.75)  # halfway in log(labels)
     assert at_labels(random, 100) == pytest.approx(0.70)
     assert at_labels(random, 50) is None and at_labels(random, 1000) is None
+    assert at_labels(random, 98) == pytest.approx(0.70)  # within 3% of a cell: that cell
     data = {"stream": "x/s-stream.jsonl", "results": {
         "default": {"0.1": {**_cell(200, 0.78), "spend_max": 1.0,
                             "ece": {"mean": 0.03, "sd": 0.0}}},
