@@ -45,7 +45,8 @@ class OnlineClassifier:
     """
 
     def __init__(self, learning_rate: float = 0.5, l2: float = 1e-5, kind: Kind = "lda",
-                 prior_strength: float = 200.0, half_life: float | None = None) -> None:
+                 prior_strength: float = 200.0, half_life: float | None = None,
+                 initial_beta: float = 0.2) -> None:
         if kind not in ("lda", "softmax"):
             raise ValueError(f"unknown model kind {kind!r}; expected 'lda' or 'softmax'")
         self.learning_rate = learning_rate
@@ -53,8 +54,10 @@ class OnlineClassifier:
         self.kind = kind
         self.prior_strength = prior_strength
         self.half_life = half_life
+        self.initial_beta = initial_beta  # lda: the inverse temperature before calibration
         self._learner: StreamingLDA | SoftmaxRegression = (
-            StreamingLDA(prior_strength, half_life=half_life) if kind == "lda"
+            StreamingLDA(prior_strength, half_life=half_life, initial_beta=initial_beta)
+            if kind == "lda"
             else SoftmaxRegression(learning_rate, l2)
         )
         self._aliases: dict[str, str | None] = {}  # old name -> current class (None: retired)
