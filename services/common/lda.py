@@ -49,7 +49,7 @@ class StreamingLDA:
     def __init__(self, prior_strength: float = 200.0, temperature_lr: float = 0.5,
                  initial_beta: float = 0.2, refresh_every: int = 500,
                  half_life: float | None = None, calibration_window: int = 300,
-                 calibration_prior: float = 10.0) -> None:
+                 calibration_prior: float = 10.0, smoothing: float = 10.0) -> None:
         if half_life is not None and half_life <= 0:
             raise ValueError("half_life must be positive (or None for no forgetting)")
         self.prior_strength = prior_strength
@@ -59,6 +59,7 @@ class StreamingLDA:
         self.half_life = half_life
         self.calibration_window = calibration_window
         self.calibration_prior = calibration_prior
+        self.smoothing = smoothing
         self.rows = Rows()
         self._dim = 0
         self._sums: np.ndarray = np.zeros((0, 0))  # per class: sum of w x
@@ -110,7 +111,13 @@ class StreamingLDA:
         return out
 
     def proba(self, X: np.ndarray) -> np.ndarray:
-        return softmax(np.exp(self._log_beta) * self.logits(X))
+        p = softmax(np.exp(self._log_beta) * self.logits(X))
+        # Shrink towards uniform by smoothing / (labels + smoothing): a model that has seen a
+        # handful of labels (and not every class yet) is not 99% sure of anything, and no
+        # class ever gets a probability like 1e-16. The ranking of items is unchanged.
+        eps = self.smoothing / (self._n + self.smoothing) if self.smoothing > 0 else 0.0
+        out: np.ndarray = (1.0 - eps) * p + eps / p.shape[-1]
+        return out
 
     def _refit_temperature(self) -> None:
         """The inverse temperature minimizing the log-loss of the kept fair records under the
@@ -314,7 +321,7 @@ class StreamingLDA:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         # Artifacts and checkpoints from before the windowed calibration lack its state.
-        defaults = {"calibration_window": 300, "calibration_prior": 10.0, "_cal_x": [],
-                    "_cal_y": []}
+        defaults = {"calibration_window": 300, "calibration_prior": 10.0, "smoothing": 0.0,
+                    "_cal_x": [], "_cal_y": []}
         self.__dict__.update({**defaults, **state})
         self._scatter = np.linalg.inv(self._inverse) if self._dim else np.zeros((0, 0))
