@@ -49,7 +49,7 @@ class StreamingLDA:
     def __init__(self, prior_strength: float = 200.0, temperature_lr: float = 0.5,
                  initial_beta: float = 0.2, refresh_every: int = 500,
                  half_life: float | None = None, calibration_window: int = 300,
-                 calibration_prior: float = 10.0, smoothing: float = 10.0) -> None:
+                 calibration_prior: float = 10.0, smoothing: float = 1.0) -> None:
         if half_life is not None and half_life <= 0:
             raise ValueError("half_life must be positive (or None for no forgetting)")
         self.prior_strength = prior_strength
