@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from services.common.bus import Bus
 from services.common.bus.runner import ConsumerLoop, Item
+from services.common.docs import install_offline_docs
 from services.common.http import install_error_handlers
 from services.common.model import OnlineClassifier
 from services.common.observability import ops_router
@@ -154,6 +155,7 @@ def build_trainer(settings: TrainerSettings, bus: Bus, store: Store) -> Service:
 
     app = FastAPI(title="alstream trainer", version="0.1.0")
     install_error_handlers(app)
+    install_offline_docs(app)
 
     @app.get("/v1/status", response_model=TrainerStatus, tags=["trainer"])
     async def status() -> TrainerStatus:
