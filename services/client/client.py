@@ -89,6 +89,9 @@ class Client:
         if reviewer:
             headers["x-reviewer"] = reviewer
         self._http = httpx.Client(timeout=timeout_s, headers=headers, transport=transport)
+        # A review API from before leases (GET next; label/skip by item id) answers 405 to
+        # POST next; we then speak its dialect, so a client upgrade can precede the server's.
+        self._legacy_review = False
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> Client:
@@ -153,19 +156,36 @@ class Client:
 
     def review_next(self) -> ReviewItem | None:
         """Lease the next item, or None when nothing is waiting (204)."""
-        resp = self._request("POST", self.endpoints.review, "/v1/review/next")
-        return None if resp.status_code == 204 else ReviewItem.model_validate(resp.json())
+        try:
+            method = "GET" if self._legacy_review else "POST"
+            resp = self._request(method, self.endpoints.review, "/v1/review/next")
+        except ApiError as exc:
+            if exc.status != 405 or self._legacy_review:
+                raise
+            self._legacy_review = True
+            return self.review_next()
+        if resp.status_code == 204:
+            return None
+        body = resp.json()
+        if self._legacy_review:  # the old API leases by item id
+            body = {**body, "lease_id": body["item_id"],
+                    "expires_at": body.get("lease_expires_at")}
+        return ReviewItem.model_validate(body)
 
     def label(self, lease_id: str, label: str) -> LabelResult:
         return self._call(LabelResult, "POST", self.endpoints.review,
-                          f"/v1/review/leases/{_seg(lease_id)}/label", json={"label": label})
+                          f"{self._lease_path(lease_id)}/label", json={"label": label})
 
     def skip(self, lease_id: str) -> None:
-        self._request("POST", self.endpoints.review, f"/v1/review/leases/{_seg(lease_id)}/skip")
+        self._request("POST", self.endpoints.review, f"{self._lease_path(lease_id)}/skip")
 
     def heartbeat(self, lease_id: str) -> dict[str, Any]:
-        return self._json("POST", self.endpoints.review,
-                          f"/v1/review/leases/{_seg(lease_id)}/heartbeat")
+        return self._json("POST", self.endpoints.review, f"{self._lease_path(lease_id)}/heartbeat")
+
+    def _lease_path(self, lease_id: str) -> str:
+        if self._legacy_review:
+            return f"/v1/review/{_seg(lease_id)}"
+        return f"/v1/review/leases/{_seg(lease_id)}"
 
     def undo(self, event_id: str) -> dict[str, Any]:
         return self._json("POST", self.endpoints.review,

@@ -124,3 +124,20 @@ def test_endpoints_from_env_override_only_what_is_set():
     ep = Endpoints.from_env({"ALSTREAM_SCORER_URL": "http://scorer:9000/"})
     assert ep.scorer == "http://scorer:9000"
     assert ep.ingest == "http://127.0.0.1:8001"
+
+
+def test_a_review_api_without_leases_is_spoken_to_in_its_own_dialect():
+    script = Script(
+        httpx.Response(405, json={"detail": "Method Not Allowed"}),
+        httpx.Response(200, json={"item_id": "d1", "text": "t", "reason": "uncertain",
+                                  "lease_expires_at": 9.0}),
+        httpx.Response(200, json={"item_id": "d1", "label": "x", "event_id": "e1",
+                                  "duplicate": False}),
+    )
+    c = make(script, reviewer="alice")
+    item = c.review_next()
+    assert item is not None and (item.lease_id, item.expires_at) == ("d1", 9.0)
+    c.label(item.lease_id, "x")
+    calls = [(r.method, r.url.path) for r in script.requests]
+    assert calls == [("POST", "/v1/review/next"), ("GET", "/v1/review/next"),
+                     ("POST", "/v1/review/d1/label")]
