@@ -3,8 +3,9 @@
 The reference replays, with the same model class the trainer runs, (a) the labels the live
 loop asked for, in the order they were given, and (b) every document of the stream labelled in
 stream order (full supervision; the stream is shuffled, so its first k labels are also a random
-selection of k). Each is scored on the holdout as labels accumulate: the PNG's learning curves. Embeddings come from the
-scorer's ONNX encoder and are cached under .cache/embeddings, so a second demo skips them.
+selection of k). Each is scored on the holdout as labels accumulate: the PNG's learning curves.
+Embeddings come from the scorer's ONNX encoder and are cached under .cache/embeddings, so a
+second demo skips them.
 """
 
 from __future__ import annotations
