@@ -123,7 +123,7 @@ def plot(report: Report, title: str, path: Path) -> Path:
                label=f"served model at the end: {report.served_accuracy:.2f}")
     ax.axvline(report.labels, color="grey", linewidth=0.8, alpha=0.5)
     ax.annotate(f"{report.labels} labels asked\n({report.labels / report.documents:.0%} of the "
-                "stream)", (report.labels, 0.05), xytext=(4, 0), textcoords="offset points",
+                "stream)", (report.labels, 0.2), xytext=(4, 0), textcoords="offset points",
                 fontsize=8, color="dimgrey")
     ax.set_xscale("log")
     ax.set_xlabel("labels used (log scale)")

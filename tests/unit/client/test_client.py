@@ -93,7 +93,7 @@ def test_retries_give_up_with_the_last_answer(sleeps):
 
 def test_client_errors_are_not_retried_and_carry_the_detail(sleeps):
     script = Script(httpx.Response(409, json={"detail": "lease expired"}))
-    with pytest.raises(ApiError, match="409.*lease expired"):
+    with pytest.raises(ApiError, match=r"409.*lease expired"):
         make(script).label("l1", "sports")
     assert sleeps == []
 
