@@ -30,7 +30,7 @@ _BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
 DEFAULT_PORTS = {"ingest": 8001, "scorer": 8002, "review": 8003, "trainer": 8004}
 
 
-def tested_blocks(readme: str) -> list[tuple[str, str]]:
+def readme_blocks(readme: str) -> list[tuple[str, str]]:
     """(language, code) of every block that follows the marker."""
     out = []
     for part in readme.split(MARKER)[1:]:
@@ -122,14 +122,14 @@ def run_block(stack: Stack, workdir: Path, lang: str, code: str) -> subprocess.C
 
 
 def test_readme_marks_the_quick_start_cli_and_client_blocks():
-    blocks = tested_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
+    blocks = readme_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
     assert [lang for lang, _ in blocks] == ["bash", "bash", "python"]
     assert "v1/review/next" in blocks[0][1] and "examples/documents.ndjson" in blocks[0][1]
 
 
 def test_readme_blocks_run_in_order(stack, workdir):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for lang, code in tested_blocks(readme):
+    for lang, code in readme_blocks(readme):
         done = run_block(stack, workdir, lang, code)
         assert done.returncode == 0, (
             f"README {lang} block failed ({done.returncode}):\n{code}\n--- stdout\n"
