@@ -9,7 +9,7 @@ from services.common.runtime import run_or_exit, serve
 from services.ingest.settings import IngestSettings
 from services.review_api.settings import ReviewSettings
 from services.scorer.settings import ScorerSettings
-from services.stack.banner import banner
+from services.stack.banner import banner, process_age_s
 from services.stack.settings import StackSettings
 from services.stack.stack import build_stack
 from services.trainer.settings import TrainerSettings
@@ -23,7 +23,7 @@ def main() -> None:
                         TrainerSettings())
 
     def announce() -> None:
-        print(banner(settings, time.monotonic() - started), flush=True)
+        print(banner(settings, process_age_s(time.monotonic() - started)), flush=True)
 
     run_or_exit(serve(stack.endpoints(), stack.bus, stack.store, settings.topics, announce))
 

@@ -38,6 +38,17 @@ def banner(settings: StackSettings, ready_s: float) -> str:
     return "\n".join(lines)
 
 
+def process_age_s(fallback: float) -> float:
+    """Seconds since this process started (imports included), where /proc says; else
+    ``fallback``."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return max(uptime - ticks / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError):
+        return fallback
+
+
 def _is_dev_key(settings: StackSettings) -> bool:
     from services.common import settings as common
 
