@@ -25,10 +25,22 @@ def client(args: argparse.Namespace, reviewer: str | None = None) -> Client:
                   reviewer=reviewer or os.environ.get("ALSTREAM_REVIEWER"))
 
 
+def describe(detail: object) -> str:
+    """A server's ``detail`` for a person: FastAPI's validation list becomes "field: message"."""
+    if isinstance(detail, list) and all(isinstance(d, dict) and "msg" in d for d in detail):
+        parts = []
+        for d in detail:
+            loc = [str(p) for p in d.get("loc", []) if p not in ("body", "batch", "one")]
+            field = ".".join(loc[-1:]) if loc else ""
+            parts.append(f"{field}: {d['msg']}" if field else str(d["msg"]))
+        return "; ".join(parts)
+    return str(detail)
+
+
 def fail(exc: Exception) -> int:
     """One readable line instead of a traceback, for the errors a user can act on."""
     if isinstance(exc, ApiError):
-        print(f"alstream: {exc}", file=sys.stderr)
+        print(f"alstream: HTTP {exc.status}: {describe(exc.detail)}", file=sys.stderr)
     else:
         print(f"alstream: cannot reach the stack ({exc}); is `alstream run` running?",
               file=sys.stderr)

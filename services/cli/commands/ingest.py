@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from services.cli.commands.common import add_client_options, client, fail
+from services.cli.commands.common import add_client_options, client, describe, fail
 
 HELP = "send documents from NDJSON/JSONL or CSV to ingest, with progress; bad lines reported"
 EXAMPLES = """\
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
                                 sent += 1
                             except ApiError as one:
                                 failed += 1
-                                tqdm.write(f"line {line}: {one.detail}", file=sys.stderr)
+                                tqdm.write(f"line {line}: {describe(one.detail)}", file=sys.stderr)
                     bar.update(len(batch))
                     bar.set_postfix(sent=sent, failed=failed)
                     batch = []
