@@ -147,10 +147,12 @@ class Client:
     def model(self) -> ModelInfo:
         return self._call(ModelInfo, "GET", self.endpoints.scorer, "/v1/model")
 
-    def feedback(self, item_id: str, label: str) -> dict[str, Any]:
-        """Report a wrong prediction for a document the stack has seen (app role)."""
-        return self._json("POST", self.endpoints.review, "/v1/feedback",
-                          json={"item_id": item_id, "label": label})
+    def feedback(self, doc_id: str, label: str, text: str) -> dict[str, Any]:
+        """Report that a prediction was wrong (app role): the document's id, the right label
+        and the text as it was classified. The scorer's settings decide whether it is learned
+        directly, weighted, or queued for a reviewer to confirm."""
+        return self._json("POST", self.endpoints.scorer, "/v1/feedback",
+                          json={"doc_id": doc_id, "label": label, "text": text})
 
     # --- reviewers: lease, label, skip, undo ----------------------------------------------
 

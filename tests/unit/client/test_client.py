@@ -141,3 +141,15 @@ def test_a_review_api_without_leases_is_spoken_to_in_its_own_dialect():
     calls = [(r.method, r.url.path) for r in script.requests]
     assert calls == [("POST", "/v1/review/next"), ("GET", "/v1/review/next"),
                      ("POST", "/v1/review/d1/label")]
+
+
+def test_feedback_goes_to_the_scorer_with_the_document():
+    script = Script(httpx.Response(200, json={"doc_id": "d1", "label": "sports",
+                                              "mode": "review", "event_id": "e",
+                                              "duplicate": False}))
+    got = make(script, api_key="app-key").feedback("d1", "sports", "The goalie stopped 40")
+    assert got["mode"] == "review"
+    (req,) = script.requests
+    assert str(req.url) == "http://h:8002/v1/feedback"
+    assert json.loads(req.content) == {"doc_id": "d1", "label": "sports",
+                                       "text": "The goalie stopped 40"}
