@@ -26,6 +26,7 @@ def banner(settings: StackSettings, ready_s: float) -> str:
         f"  scorer   {url['scorer']:<24} POST /v1/classify; GET /v1/model, /v1/audit",
         f"  review   {url['review']:<24} POST /v1/review/next, then label or skip the lease",
         f"  trainer  {url['trainer']:<24} GET /v1/status",
+        f"  reviewer page  {url['review']}/  (label in the browser; any name: auth is off)",
         f"  API docs {url['ingest']}/docs (and /docs on each);  metrics: /metrics on each",
         "  auth: off (dev mode: no API keys; reviewers name themselves with X-Reviewer)"
         + ("  <- and listening beyond localhost!" if exposed else ""),
