@@ -81,6 +81,8 @@ def comments(cls: type) -> dict[str, str]:
     lines = source.splitlines()
     out: dict[str, str] = {}
     blocks: list[tuple[str, str]] = []  # (first field under the comment, comment text)
+    prev: str | None = None  # the last field with a comment of its own
+    last_end = -10  # last line (0-based) of the previous field
     for node in ast.parse(source).body[0].body:  # type: ignore[attr-defined]
         if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
             continue
@@ -93,11 +95,20 @@ def comments(cls: type) -> dict[str, str]:
         if above:
             out[name] = " ".join(above)
             blocks.append((name, out[name]))
+            prev = name
+            last_end = (node.end_lineno or node.lineno) - 1
             continue
         for head, text in reversed(blocks):
             if re.search(rf"\b{re.escape(name)}\b", text):
                 out[name] = f"see {head}"
                 break
+        else:
+            # Right under a commented field of the same family (votes_needed, votes_scope):
+            # one comment for both.
+            if prev is not None and node.lineno - 2 == last_end and (
+                    prev.split("_")[0] == name.split("_")[0]):
+                out[name] = f"see {prev}"
+        last_end = (node.end_lineno or node.lineno) - 1
     return out
 
 
@@ -151,6 +162,10 @@ FALLBACK = {
     "stats_interval_s": "How often the review queue's gauges are refreshed for /metrics.",
     "learning_rate": "Step size of the softmax model (`ALSTREAM_MODEL_KIND=softmax`).",
     "publish_every_s": "see publish_every_labels",
+    "min_insync_replicas": "Replicas that must have a write before Kafka acknowledges it "
+                           "(min.insync.replicas of the topics alstream creates).",
+    "suggest_confidence": "Confidence at or above which re-prioritisation sinks a queued item "
+                          "and shows the model's label as a suggestion.",
 }
 
 
@@ -185,13 +200,16 @@ def collect() -> list[Row]:
         for name, info in cls.model_fields.items():
             env = f"{prefix}{name}".upper()
             row = rows.setdefault(env, Row(env=env, meaning=""))
-            note = info.description or notes.get(name) or FALLBACK.get(name, "")
+            own = notes.get(name, "")
+            if own.startswith("see ") and name in FALLBACK:
+                own = ""  # a written meaning beats a pointer to the neighbouring field
+            note = info.description or own or FALLBACK.get(name, "")
             if info.description and name in FALLBACK and owner != "all":
                 note = FALLBACK[name]  # a per-service description would mislead the others
             if note.startswith("see "):
                 note = f"see `{(prefix + note[4:]).upper()}`."
             if note and not row.meaning:
-                row.meaning = note if note.endswith(".") else f"{note}."
+                row.meaning = note if note.endswith((".", "?", "!")) else f"{note}."
             if owner not in row.owners:
                 row.owners.append(owner)
             inherited = owner != "all" and name not in cls.__annotations__

@@ -17,6 +17,10 @@ class _Example(BaseSettings):
     # Unrelated, with its own comment.
     other: int = Field(default=1, description="the description wins")
     loner: int = 3
+    # k annotators per item.
+    votes_needed: int = 1
+    votes_scope: str = "all"
+    unrelated_after: int = 0
 
 
 def test_comment_blocks_and_descriptions_become_meanings():
@@ -24,6 +28,8 @@ def test_comment_blocks_and_descriptions_become_meanings():
     assert notes["batch_size"].startswith("Micro-batching")
     assert notes["wait_ms"] == "see batch_size"  # named by the block's comment
     assert "loner" not in notes  # neither commented nor named: no invented meaning
+    assert notes["votes_scope"] == "see votes_needed"  # right under it, same family
+    assert "unrelated_after" not in notes
 
 
 def test_readme_table_matches_the_settings_classes():
