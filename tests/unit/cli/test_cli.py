@@ -90,3 +90,26 @@ def test_settings_lists_every_variable(capsys):
     assert cli.main(["settings"]) == 0
     out = capsys.readouterr().out
     assert "`ALSTREAM_LABEL_BUDGET`" in out and "`ALSTREAM_HTTP_HOST`" in out
+
+
+def test_delegated_commands_hand_their_arguments_to_the_owning_module(monkeypatch):
+    import sys
+    import types
+
+    from services.cli.commands import keys
+
+    seen = {}
+    fake = types.ModuleType("fake_keys_cli")
+    fake.main = lambda argv: seen.setdefault("argv", argv) and 0  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_keys_cli", fake)
+    monkeypatch.setattr(keys, "TARGET", "fake_keys_cli:main")
+    assert cli.main(["keys", "create", "--role", "app", "--name", "svc"]) == 0
+    assert seen["argv"] == ["create", "--role", "app", "--name", "svc"]
+
+
+def test_a_delegated_command_missing_from_this_build_says_so(monkeypatch, capsys):
+    from services.cli.commands import pin
+
+    monkeypatch.setattr(pin, "TARGET", "services.no_such_module:main")
+    assert cli.main(["pin", "3"]) == 2
+    assert "not part of this build" in capsys.readouterr().err
