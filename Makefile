@@ -24,12 +24,12 @@ define step
 	else echo "    failed after $$(( $$(date +%s) - start ))s: $(2)"; exit 1; fi
 endef
 
-# torch first, pinned: PyPI's wheel, which also brings CUDA libraries (most of the 5.6 GB).
+# torch first, pinned: PyPI's wheel, which also brings CUDA libraries (most of the 6 GB).
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
 	  echo "alstream needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1)." \
 	       "Run: make PYTHON=python3.11 $(MAKECMDGOALS)"; exit 1; }
-	@echo "==> Building $(VENV) (first run only: 3-10 minutes, about 5.6 GB on disk)"
+	@echo "==> Building $(VENV) (first run only: several minutes, about 6 GB on disk)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(call step,[1/3] pip,$(PY) -m pip install --upgrade pip)
 	$(call step,[2/3] torch 2.13.0 (the largest download),$(PY) -m pip install torch==2.13.0)
