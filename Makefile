@@ -24,7 +24,8 @@ define step
 	else echo "    failed after $$(( $$(date +%s) - start ))s: $(2)"; exit 1; fi
 endef
 
-# torch first, pinned: PyPI's wheel, which also brings CUDA libraries (most of the 6 GB).
+# torch first, pinned: PyPI's build, which runs on the CPU but also brings CUDA libraries (most
+# of the 6 GB; docs/production.md has its cost).
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
 	  echo "alstream needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1)." \
@@ -51,13 +52,16 @@ demo: $(STAMP) data ## The whole loop in a few minutes: real data, simulated rev
 settings-table: $(STAMP) ## Regenerate README.md's table of every ALSTREAM_ setting
 	$(PY) -m services.cli.settings_table --write
 
-test: $(STAMP) data ## Run the whole suite: unit, contract, integration, end to end
+kafka: ## Fetch the Apache Kafka broker jars (Maven Central) into .cache/kafka
+	bash scripts/kafka.sh fetch
+
+test: $(STAMP) data kafka ## Run the whole suite: unit, contract, integration, end to end
 	$(PY) -m pytest -q -ra --timeout=600 --durations=15
 
 test-unit: $(STAMP) ## Fast unit tests only (no Kafka, Redis or model-heavy tests)
 	$(PY) -m pytest -q -ra tests/unit tests/contract -m "not integration and not e2e"
 
-test-integration: $(STAMP) data ## Integration tests against real Kafka (noida-db) and Redis
+test-integration: $(STAMP) data kafka ## Integration tests against real Kafka (KRaft) and Redis
 	$(PY) -m pytest -q -ra -m integration
 
 test-e2e: $(STAMP) data ## End-to-end tests on the embedded stack with the real model
@@ -67,7 +71,7 @@ lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check services tests
 	$(VENV)/bin/mypy
 
-up: $(STAMP) ## Start the production-like stack: noida-db, Redis, one process per service
+up: $(STAMP) kafka ## Start the production-like stack: Kafka, Redis, one process per service
 	bash scripts/stack_up.sh
 
 down: ## Stop what `make up` started
@@ -82,4 +86,5 @@ eval: $(STAMP) data ## Selection-strategy evaluation; writes docs/evaluation.md 
 clean: ## Remove caches and run state (keeps the venv)
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help venv data run demo settings-table test test-unit test-integration test-e2e lint up down bench eval clean
+.PHONY: help venv data kafka run demo settings-table test test-unit test-integration test-e2e \
+	lint up down bench eval clean
