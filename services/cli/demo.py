@@ -101,9 +101,6 @@ def stack_env(data: DemoData, budget: float) -> dict[str, str]:
         "ALSTREAM_LABEL_SET": ",".join(data.descriptions),
         "ALSTREAM_LABEL_DESCRIPTIONS": json.dumps(data.descriptions),
         "ALSTREAM_LABEL_BUDGET": str(budget),
-        # Publish often, so the newcomer sees the served version climb within the demo.
-        "ALSTREAM_PUBLISH_EVERY_LABELS": "10",
-        "ALSTREAM_PUBLISH_EVERY_S": "5",
     }
 
 
@@ -199,4 +196,11 @@ def run_loop(client: Client, endpoints: Endpoints, data: DemoData, timeout_s: fl
 
 
 def _caught_up(client: Client, p: Progress) -> bool:
-    return client.model().n_labels >= len(p.labeled)
+    """The trainer learned and published every label, and the scorer serves what the trainer
+    says should be served (a promotion gate may hold a candidate back: then that is the older
+    version, and waiting for the newest would never end)."""
+    status = client.trainer_status()
+    if status.get("labels_learned", 0) < len(p.labeled) or status.get("labels_since_publish"):
+        return False
+    serving = int(status.get("serving_version", status.get("model_version", 0)))
+    return client.model().version >= serving
