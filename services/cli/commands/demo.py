@@ -9,7 +9,7 @@ from pathlib import Path
 
 HELP = "watch the whole loop: stream a real dataset, a simulated reviewer labels, model learns"
 EXAMPLES = """\
-  alstream demo                          # 20 Newsgroups (6 groups), 1500 documents, ~3-5 min
+  alstream demo                          # 20 Newsgroups (6 groups), 1500 documents, ~2-4 min
   alstream demo --docs 600               # a quicker look
   alstream demo --dataset r8 --budget 0.05 --plot r8-curve.png"""
 
