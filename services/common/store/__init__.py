@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from services.common.store.audit import AuditLog, AuditRecord
 from services.common.store.base import (
     KeyValue,
+    LabelRecord,
     LabelResult,
     Lease,
     ModelRecord,
     ModelRegistry,
     QueueStats,
+    Rescore,
     ReviewQueue,
     Store,
+    SubmitResult,
 )
 from services.common.store.memory import MemoryStore
 
@@ -20,8 +24,9 @@ if TYPE_CHECKING:
     from services.common.settings import CommonSettings
 
 __all__ = [
-    "KeyValue", "LabelResult", "Lease", "MemoryStore", "ModelRecord", "ModelRegistry",
-    "QueueStats", "ReviewQueue", "Store", "make_store",
+    "AuditLog", "AuditRecord", "KeyValue", "LabelRecord", "LabelResult", "Lease", "MemoryStore",
+    "ModelRecord", "ModelRegistry", "QueueStats", "Rescore", "ReviewQueue", "Store",
+    "SubmitResult", "make_store",
 ]
 
 
