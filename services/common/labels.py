@@ -124,7 +124,9 @@ class LabelGovernance:
             if not into or not self.clean(into):
                 raise InvalidInput(f"{op} needs 'into'")
             target = by_key.get(self._key(self.clean(into)))
-            if op == "rename" and target is not None:
+            if op == "rename" and target == source and self.clean(into) != source:
+                target = None  # a new spelling of the same label ("sports" -> "Sports")
+            if op == "rename" and target is not None and target != source:
                 raise Conflict(f"label {target!r} exists already; merge into it instead")
             if op == "merge" and target is None:
                 raise InvalidInput(f"merge target {into!r} is not a label; rename instead")

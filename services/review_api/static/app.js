@@ -1,5 +1,5 @@
 // The reviewer page. Plain JS, no dependencies. Everything from the server or the item is
-// written with textContent (never innerHTML): ids, texts and metadata are client-controlled.
+// written with textContent, never parsed as HTML: ids, texts and metadata are client-controlled.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
