@@ -7,6 +7,7 @@ import uuid
 
 from fastapi import FastAPI
 
+from services.common.auth import DevAuthenticator
 from services.common.bus import Bus
 from services.common.bus.runner import ConsumerLoop, Item
 from services.common.encoding import Encoder, make_encoder
@@ -20,6 +21,7 @@ from services.scorer.api import Deps, router
 from services.scorer.batcher import BatcherMetrics
 from services.scorer.dedup import DedupMetrics, NearDuplicates
 from services.scorer.embedder import Embedder
+from services.scorer.feedback import feedback_router
 from services.scorer.index import IndexFeeder, IndexMetrics, SimilarityIndex
 from services.scorer.metrics import ScorerMetrics
 from services.scorer.model_holder import ModelHolder
@@ -99,6 +101,9 @@ def build_scorer(
     app.state.deps = Deps(settings, embedder, holder, metrics)
     app.include_router(router())
     app.include_router(audit_router(selection))
+    app.state.authenticator = DevAuthenticator()  # until the wiring installs real API keys
+    app.include_router(feedback_router(
+        settings, bus, store, holder, lambda texts: embedder.embed(texts, interactive=True)))
     app.include_router(similar_router(
         index, lambda texts: embedder.embed(texts, interactive=True), settings.classify_max_chars
     ))

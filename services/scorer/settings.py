@@ -73,3 +73,8 @@ class ScorerSettings(CommonSettings):
             raise ValueError(f"unknown strategy {value!r}; known: {', '.join(strategy_names())}")
         return value
     consumer_group: str = "scorer"
+    # POST /v1/feedback (apps correcting a prediction): "review" queues the document for a
+    # human with the app's label as a suggestion (nothing is learned until one confirms),
+    # "weighted" learns it at feedback_weight, "learn" learns it like a reviewer's label.
+    feedback_mode: Literal["review", "weighted", "learn"] = "review"
+    feedback_weight: float = Field(default=0.5, gt=0.0, le=1.0)
