@@ -153,6 +153,8 @@ class LabelFlow:
                          label=new.label if new else old.label,
                          detail={"was": old.label, "new_event": new.event_id if new else None})
         self.metrics.corrections.labels(action).inc()
+        if new is None and own and old.source is not LabelSource.CONSENSUS:
+            await self.reviewers.unvoted(principal.name)
         if not record.current:
             return None, lease  # a pending vote: nothing was published, nothing to retract
         await self.governance.count(old.label, -1)

@@ -64,6 +64,11 @@ class ReviewerStats:
         await self._kv.incr(f"rev:{reviewer}:labels")
         await self._kv.incr(f"rev:{reviewer}:day:{today()}", ttl_s=DAY_TTL_S)
 
+    async def unvoted(self, reviewer: str) -> None:
+        """An undone vote no longer counts towards throughput."""
+        await self._kv.incr(f"rev:{reviewer}:labels", -1.0)
+        await self._kv.incr(f"rev:{reviewer}:day:{today()}", -1.0, ttl_s=DAY_TTL_S)
+
     async def today_count(self, reviewer: str) -> int:
         return int(await self._num(f"rev:{reviewer}:day:{today()}"))
 

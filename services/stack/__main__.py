@@ -15,7 +15,10 @@ from services.trainer.settings import TrainerSettings
 def main() -> None:
     settings = StackSettings()
     setup_logging("stack", settings.log_level)
-    stack = build_stack(settings, IngestSettings(), ScorerSettings(), ReviewSettings(),
+    review = ReviewSettings()
+    if review.scorer_url is None:  # the reviewer page's "similar items" come from our scorer
+        review.scorer_url = f"http://{settings.http_host}:{settings.scorer_port}"
+    stack = build_stack(settings, IngestSettings(), ScorerSettings(), review,
                         TrainerSettings())
 
     def announce() -> None:
@@ -24,7 +27,8 @@ def main() -> None:
             "\nalstream embedded stack is up (in-process bus and store; Ctrl-C to stop)\n"
             f"  ingest      http://{h}:{settings.ingest_port}/docs   POST /v1/documents\n"
             f"  scorer      http://{h}:{settings.scorer_port}/docs   POST /v1/classify\n"
-            f"  review API  http://{h}:{settings.review_port}/docs   GET  /v1/review/next\n"
+            f"  review API  http://{h}:{settings.review_port}/docs   POST /v1/review/next\n"
+            f"  review page http://{h}:{settings.review_port}/       (any name: auth is off)\n"
             f"  trainer     http://{h}:{settings.trainer_port}/docs   GET  /v1/status\n"
             "  metrics     /metrics on each of them\n",
             flush=True,

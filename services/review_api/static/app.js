@@ -4,7 +4,12 @@
 
 const $ = (id) => document.getElementById(id);
 const REASONS = { uncertainty: "uncertain", committee: "committee split", audit: "audit sample",
-  cold_start: "cold start", drift: "drift" };
+  cold_start: "cold start", drift: "drift", feedback: "app feedback" };
+const WHY = { uncertainty: "the model is unsure between its top labels",
+  committee: "the model's committee members disagree",
+  audit: "random sample that keeps the accuracy estimate honest",
+  cold_start: "the model has too few labels yet", drift: "the stream is changing",
+  feedback: "an app reported a wrong prediction" };
 const state = { config: null, cred: null, item: null, labels: [], history: [], busy: false,
   heartbeat: null, tick: null, stash: null };
 
@@ -127,6 +132,8 @@ function show(item) {
   if (!item) { $("similar").replaceChildren(el("li", "muted", "–")); return; }
   $("reason").textContent = REASONS[item.reason] || item.reason;
   $("reason").className = "badge " + item.reason;
+  $("reason").title = WHY[item.reason] || "";
+  $("why").textContent = WHY[item.reason] ? "· " + WHY[item.reason] : "";
   $("votes").textContent = item.votes_needed > 1 ? `vote ${item.votes + 1} of ${item.votes_needed}` : "";
   $("item-id").textContent = item.item_id; $("item-id").title = item.item_id;
   $("text").textContent = item.text;
@@ -211,6 +218,7 @@ async function act(fn) {
   state.busy = true;
   try { await fn(); } catch (e) { if (e.message !== "401") say(e.message, "bad"); }
   finally { state.busy = false; renderLabels(); }
+  try { renderStats((await api("GET", "/v1/review/stats")).data); } catch (_) { /* next tick */ }
 }
 
 function apply(label) {
@@ -220,7 +228,7 @@ function apply(label) {
     const b = document.querySelector(`.labels button[data-label="${CSS.escape(label)}"]`);
     if (b) b.classList.add("flash");
     const { data } = await api("POST", `/v1/review/leases/${item.lease_id}/label`, { label });
-    state.history.unshift({ event_id: data.event_id, label: data.label, text: item.text,
+    state.history.unshift({ event_id: data.event_id, label: data.label, text: item.text, item_id: item.item_id,
       status: data.status, undoable: true });
     state.history = state.history.slice(0, 10);
     renderHistory();
@@ -228,7 +236,6 @@ function apply(label) {
     $("filter").value = ""; renderMatches();
     if (!state.labels.includes(data.label)) await loadLabels();
     await resume();
-    bumpMine(1);
   });
 }
 
@@ -250,7 +257,6 @@ function undo() {
     last.undoable = false; last.status = "undone";
     state.history = state.history.filter((h) => h !== last);
     renderHistory();
-    bumpMine(-1);
     if (data.item) {
       // The item on screen stays leased to us; we come back to it after relabelling.
       if (state.item && state.item.lease_id !== data.item.lease_id) state.stash = state.item;
@@ -278,7 +284,7 @@ function tickTimer() {
   const item = state.item;
   if (!item) { $("timer").textContent = ""; return; }
   const left = Math.max(0, Math.round(item.expires_at - Date.now() / 1000));
-  $("timer").textContent = `⏱ ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+  $("timer").textContent = `lease ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
 }
 setInterval(tickTimer, 1000);
 
@@ -306,7 +312,8 @@ function renderHistory() {
   if (!state.history.length) { box.append(el("li", "muted", "None yet")); return; }
   for (const h of state.history) {
     const li = el("li");
-    li.append(el("span", "state " + h.status, h.status), el("span", "lbl", h.label), el("span", "snip", h.text));
+    li.append(el("span", "state " + h.status, h.status), el("span", "lbl", h.label),
+      el("span", "id", h.item_id), el("span", "snip", h.text));
     box.append(li);
   }
 }
@@ -316,6 +323,5 @@ function renderStats(s) {
   $("st-labeled").textContent = s.labeled; $("st-mine").textContent = s.mine_today;
 }
 
-function bumpMine(d) { $("st-mine").textContent = Math.max(0, Number($("st-mine").textContent) + d); }
 
 boot();
