@@ -63,6 +63,7 @@ async def test_review_api_crash_keeps_labels_and_returns_leases(review_stack: St
     api = review_stack["review-0"]
     await publish_requests(review_stack, 5)
     alice, bob = {"X-Reviewer": "alice"}, {"X-Reviewer": "bob"}
+    carol = {"X-Reviewer": "carol"}  # a fresh reviewer, below the lease cap
     async with httpx.AsyncClient(timeout=10) as client:
         await eventually(lambda: _depth(client, api, 5), 30, what="5 queued items")
         leases = [(await client.post(f"{api.url}/v1/review/next", headers=alice)).json()

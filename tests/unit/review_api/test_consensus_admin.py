@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.common.schemas import LabelAction, LabelSource, Reason
-from services.review_api.consensus import majority, weighted, Vote
+from services.review_api.consensus import Vote, majority, weighted
 from services.review_api.consensus_sim import simulate
 from tests.unit.review_api.conftest import (
     ADMIN,
