@@ -30,7 +30,8 @@ class SimResult:
 
 
 def simulate(items: int = 3000, k: int = 3, n_labels: int = 4, seed: int = 0,
-             adversary: bool = True) -> SimResult:
+             adversary: bool = True, extra: int = 0) -> SimResult:
+    """``extra``: a split vote gets up to this many more reviewers (as the service does)."""
     rng = random.Random(seed)
     labels = [f"c{i}" for i in range(n_labels)]
     accuracy = dict(HONEST)
@@ -41,14 +42,22 @@ def simulate(items: int = 3000, k: int = 3, n_labels: int = 4, seed: int = 0,
     right_majority = right_weighted = 0
     for _ in range(items):
         truth = rng.choice(labels)
-        votes = []
-        for r in rng.sample(reviewers, k):
+        order = rng.sample(reviewers, k + extra)
+
+        def vote(r: str, truth: str = truth) -> Vote:
             correct = rng.random() < accuracy[r]
-            label = truth if correct else rng.choice([c for c in labels if c != truth])
-            votes.append(Vote(r, label))
-        right_majority += majority(votes).label == truth
-        right_weighted += weighted(votes, rel.snapshot(reviewers), n_labels).label == truth
-        rel.update(votes, n_labels)
+            return Vote(r, truth if correct else rng.choice([c for c in labels if c != truth]))
+
+        drawn = [vote(r) for r in order]
+        m_votes, w_votes = drawn[:k], drawn[:k]
+        while majority(m_votes).split and len(m_votes) < k + extra:
+            m_votes = drawn[:len(m_votes) + 1]
+        p = rel.snapshot(reviewers)
+        while weighted(w_votes, p, n_labels).split and len(w_votes) < k + extra:
+            w_votes = drawn[:len(w_votes) + 1]
+        right_majority += majority(m_votes).label == truth
+        right_weighted += weighted(w_votes, p, n_labels).label == truth
+        rel.update(w_votes, n_labels)
 
     return SimResult(
         items=items, k=k, majority_accuracy=right_majority / items,
@@ -63,10 +72,10 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=3000)
     parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
-    for k in (2, 3):
-        runs = [simulate(args.items, k, seed=s) for s in range(args.seeds)]
+    for k, extra in ((2, 0), (2, 1), (3, 0), (3, 1)):
+        runs = [simulate(args.items, k, seed=s, extra=extra) for s in range(args.seeds)]
         print(json.dumps({
-            "k": k, "items": args.items, "seeds": args.seeds,
+            "k": k, "extra_on_split": extra, "items": args.items, "seeds": args.seeds,
             "majority": round(sum(r.majority_accuracy for r in runs) / len(runs), 4),
             "weighted": round(sum(r.weighted_accuracy for r in runs) / len(runs), 4),
             "estimated_seed0": runs[0].estimated, "weights_seed0": runs[0].weights,
