@@ -19,13 +19,20 @@ from services.common.bus.runner import Item
 from services.common.errors import NotFound, SignatureError
 from services.common.model import OnlineClassifier, load_verified
 from services.common.schemas import ModelAnnouncement, Reason, ReviewRequest
-from services.common.selection.uncertainty import Margin
 from services.common.store import Rescore, Store
 from services.review_api.metrics import ReviewMetrics
 from services.review_api.settings import ReviewSettings
 
 log = logging.getLogger(__name__)
-_margin = Margin(tie_weight=0.0)
+
+
+def margin_uncertainty(p: dict[str, float]) -> float:
+    """1 - (p1 - p2), the scorer's priority (services/common/selection/uncertainty.Margin);
+    written out here so the review API does not import the selection package (and River)."""
+    if len(p) < 2:
+        return 1.0
+    first, second = sorted(p.values(), reverse=True)[:2]
+    return min(1.0, max(0.0, 1.0 - (first - second)))
 
 
 def rescore_items(model: OnlineClassifier, version: int, items: list[ReviewRequest],
@@ -43,7 +50,7 @@ def rescore_items(model: OnlineClassifier, version: int, items: list[ReviewReque
                 continue
             top = max(p, key=p.__getitem__)
             out[item.item_id] = Rescore(
-                priority=_margin(p), predicted_label=top, probabilities=p,
+                priority=margin_uncertainty(p), predicted_label=top, probabilities=p,
                 model_version=version,
                 suggestion=top if p[top] >= suggest_confidence else item.suggestion)
     return out

@@ -23,7 +23,9 @@ from tests.integration.conftest import make_stack
 from tests.integration.helpers import eventually, observer_settings
 
 pytestmark = pytest.mark.integration
-TTL_S = 3.0
+# Review leases in this file's stack: a kill -9 and restart on two busy shared cores takes a few
+# seconds (imports, Kafka and Redis connections), and the leases must outlive it.
+TTL_S = 8.0
 
 
 def request(i: int) -> ReviewRequest:
@@ -51,7 +53,7 @@ async def stats(client: httpx.AsyncClient, api: ServiceProcess) -> dict:  # type
 @pytest.fixture
 def review_stack(kafka_broker: NoidaKafka, redis_url: str, tmp_path: Path) -> Iterator[Stack]:
     stack = make_stack(kafka_broker, redis_url, tmp_path, "review")
-    stack.add("review-0", "review_api")
+    stack.add("review-0", "review_api", ALSTREAM_LEASE_TTL_S=str(TTL_S))
     try:
         yield stack.start_all()
     finally:

@@ -70,3 +70,11 @@ async def test_an_unsigned_model_is_refused(settings, bus, store, topics, runnin
         assert item.model_version == 0 and item.priority == 0.9
     finally:
         await r.__aexit__()
+
+
+def test_priority_is_the_scorers_margin_uncertainty():
+    from services.common.selection.uncertainty import Margin
+    from services.review_api.reprioritise import margin_uncertainty
+
+    for p in ({"a": 0.7, "b": 0.2, "c": 0.1}, {"a": 0.5, "b": 0.5}, {"a": 1.0}, {}):
+        assert margin_uncertainty(p) == Margin(tie_weight=0.0)(p)
