@@ -14,6 +14,7 @@ by admins, rarely) and one counter per label in use.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -56,8 +57,9 @@ class LabelGovernance:
         self.open_new = open_new
 
     def clean(self, raw: str) -> str:
-        """Trim and collapse inner whitespace: ``" Sports  news "`` -> ``"Sports news"``."""
-        return _SPACE.sub(" ", raw).strip()
+        """NFKC (full-width and compatibility forms), trim, collapse inner whitespace:
+        ``" Sports  news "`` -> ``"Sports news"``."""
+        return _SPACE.sub(" ", unicodedata.normalize("NFKC", raw)).strip()
 
     def _key(self, label: str) -> str:
         return label.casefold() if self.case_fold else label

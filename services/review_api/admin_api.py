@@ -22,7 +22,8 @@ from services.review_api.api import D
 from services.review_api.reviewers import ReviewersOut
 
 Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
-Reviewer = Annotated[Principal, Depends(require(Role.REVIEWER))]
+# Apps read the label set too (POST /v1/feedback takes the same labels).
+Reader = Annotated[Principal, Depends(require(Role.REVIEWER, Role.APP))]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Newest records to return")]
 
 
@@ -50,7 +51,7 @@ def admin_router() -> APIRouter:
     r = APIRouter(prefix="/v1")
 
     @r.get("/labels", response_model=LabelListing, tags=["labels"])
-    async def labels(d: D, _: Reviewer) -> LabelListing:
+    async def labels(d: D, _: Reader) -> LabelListing:
         return await d.governance.listing()
 
     @r.post("/labels/changes", response_model=LabelChangeOut, tags=["labels"],
