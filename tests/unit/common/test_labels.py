@@ -12,7 +12,8 @@ from services.common.store import MemoryStore
 async def test_normalisation_and_fixed_set():
     g = LabelGovernance(MemoryStore().kv, [" Sports ", "space"])
     assert await g.resolve("  sports\t", admin=False) == "Sports"
-    assert await g.resolve("\uff33\uff30\uff21\uff23\uff25", admin=False) == "space"  # full-width letters
+    # full-width letters fold to their ASCII forms
+    assert await g.resolve("\uff33\uff30\uff21\uff23\uff25", admin=False) == "space"
     with pytest.raises(InvalidInput, match="valid labels: \\['Sports', 'space'\\]"):
         await g.resolve("sport", admin=True)  # a fixed set is fixed for admins too
     with pytest.raises(InvalidInput, match="empty"):
