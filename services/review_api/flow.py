@@ -112,6 +112,9 @@ class LabelFlow:
             await self.governance.count(stored.label, +1)
             await self.reviewers.consolidated(votes, stored.label,
                                               agreements(votes, p, n_labels))
+            for reviewer, p_r in (await self.reviewers.reliability(
+                    [v.reviewer for v in votes])).items():
+                self.metrics.reviewer_reliability.labels(reviewer).set(p_r)
             self.metrics.consolidated.inc()
             await self.store.audit.append(AuditRecord(
                 actor="consensus", action="consensus", item_id=first.item_id,
