@@ -133,7 +133,8 @@ class LabelFlow:
             raise NotFound(f"no live label with event id {event_id!r} (unknown, or already "
                            "corrected or undone)")
         old = record.event
-        own = old.reviewer == principal.name
+        # A consensus label belongs to no reviewer (even one whose key is named "consensus").
+        own = old.reviewer == principal.name and old.source is not LabelSource.CONSENSUS
         admin = principal.role is Role.ADMIN
         if not own and not admin:
             raise Forbidden("only the label's own reviewer or an admin may correct it")

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from services.common.errors import Conflict, Forbidden, NotFound
 from services.common.schemas import LabelEvent, LabelSource, ReviewRequest, new_id
-from services.common.store import redis_lua
+from services.common.store import redis_lua, redis_lua_labels
 from services.common.store.base import (
     LabelRecord,
     Lease,
@@ -58,7 +58,9 @@ class RedisReviewQueue(ReviewQueue):
         self._k = dict(zip(redis_lua.KEY_NAMES, self._keys, strict=True))
         scripts = ("ENQUEUE", "LEASE", "HEARTBEAT", "SUBMIT", "SKIP", "SET_CURRENT", "REOPEN",
                    "REPLACE", "QUEUED", "RESCORE", "STATS")
-        self._s = {name: client.register_script(getattr(redis_lua, name)) for name in scripts}
+        self._s = {name: client.register_script(
+            getattr(redis_lua, name, None) or getattr(redis_lua_labels, name))
+            for name in scripts}
 
     async def _run(self, script: str, *args: str) -> list[Any]:
         return result(await self._s[script](keys=self._keys, args=list(args)))
