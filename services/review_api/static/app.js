@@ -216,8 +216,13 @@ function keys(ev) {
 async function act(fn) {
   if (state.busy) return;
   state.busy = true;
-  try { await fn(); } catch (e) { if (e.message !== "401") say(e.message, "bad"); }
-  finally { state.busy = false; renderLabels(); }
+  try { await fn(); } catch (e) {
+    if (e.message !== "401") say(e.message, "bad");
+    // A lease that expired or was taken over: the item is gone from us; move on.
+    if ((e.status === 409 || e.status === 403) && /lease/.test(e.message) && state.item) {
+      try { await next(); } catch (_) { /* shown on the next tick */ }
+    }
+  } finally { state.busy = false; renderLabels(); }
   try { renderStats((await api("GET", "/v1/review/stats")).data); } catch (_) { /* next tick */ }
 }
 
