@@ -81,6 +81,7 @@ async function login(cred) {
     renderStats(stats.data);
     await loadLabels();
     await next();
+    renderStats((await api("GET", "/v1/review/stats")).data);  // now counting our lease
     clearInterval(state.tick);
     state.tick = setInterval(refresh, 4000);
   } catch (e) {
