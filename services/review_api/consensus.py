@@ -8,7 +8,10 @@ so an adversary who is always wrong stops counting instead of steering the resul
 
 p_r is estimated online, leave-one-out: after each consolidated item, reviewer r scores an
 agreement if their label equals the weighted consensus of the *other* votes (their own vote
-would otherwise vouch for itself). A Beta prior keeps new reviewers at a modest 0.7.
+would otherwise vouch for itself), and we note q, the model's probability that those others
+are right. Under the one-coin model P(agree) = p q + (1 - p)(1 - q)/(L - 1), so from the
+agreement rate a and the mean q the estimate is p = (a - c) / (q - c), c = (1 - q)/(L - 1):
+agreement corrected for the peers' own mistakes. A Beta prior keeps new reviewers at 0.7.
 """
 
 from __future__ import annotations
@@ -34,8 +37,31 @@ class Outcome:
     split: bool  # no clear winner: worth one more look
 
 
-def accuracy(agree: float, total: float) -> float:
-    return (agree + PRIOR_AGREE) / (total + PRIOR_TOTAL)
+def accuracy(agree: float, total: float, q_sum: float | None = None,
+             n_labels: int = 2) -> float:
+    """Estimated accuracy from agreements with peers (and their summed correctness q)."""
+    a = (agree + PRIOR_AGREE) / (total + PRIOR_TOTAL)
+    if q_sum is None or total <= 0:
+        return a
+    q = (q_sum + PRIOR_AGREE) / (total + PRIOR_TOTAL)
+    c = (1.0 - q) / max(n_labels - 1, 1)
+    if q - c < 0.05:  # peers no better than chance tell us nothing
+        return a
+    return min(0.99, max(0.01, (a - c) / (q - c)))
+
+
+def posterior(votes: Sequence[Vote], p: Mapping[str, float], n_labels: int) -> dict[str, float]:
+    """One-coin posterior over the voted labels (unvoted labels share the rest). Weights are
+    not floored here: an adversary's vote makes its label *less* likely."""
+    n_labels = max(n_labels, len({v.label for v in votes}), 2)
+    scores: dict[str, float] = {}
+    for v in votes:
+        pr = min(max(p.get(v.reviewer, 0.7), 1e-3), 1 - 1e-3)
+        scores[v.label] = scores.get(v.label, 0.0) + math.log(pr * (n_labels - 1) / (1 - pr))
+    top = max(0.0, *scores.values())
+    z = sum(math.exp(s - top) for s in scores.values()) + (n_labels - len(scores)) * math.exp(
+        -top)
+    return {label: math.exp(s - top) / z for label, s in scores.items()}
 
 
 def weight(p: float, n_labels: int) -> float:
@@ -75,31 +101,36 @@ def weighted(votes: Sequence[Vote], p: Mapping[str, float], n_labels: int,
 class Reliability:
     """Online agreement counts per reviewer (the store keeps them for the service)."""
 
+    n_labels: int = 2
     agree: dict[str, float] = field(default_factory=dict)
     total: dict[str, float] = field(default_factory=dict)
+    q_sum: dict[str, float] = field(default_factory=dict)
 
     def p(self, reviewer: str) -> float:
-        return accuracy(self.agree.get(reviewer, 0.0), self.total.get(reviewer, 0.0))
+        return accuracy(self.agree.get(reviewer, 0.0), self.total.get(reviewer, 0.0),
+                        self.q_sum.get(reviewer, 0.0), self.n_labels)
 
     def snapshot(self, reviewers: Sequence[str]) -> dict[str, float]:
         return {r: self.p(r) for r in reviewers}
 
     def update(self, votes: Sequence[Vote], n_labels: int) -> None:
         p = self.snapshot([v.reviewer for v in votes])
-        for reviewer, agreed in agreements(votes, p, n_labels):
+        for reviewer, agreed, q in agreements(votes, p, n_labels):
             self.total[reviewer] = self.total.get(reviewer, 0.0) + 1
             self.agree[reviewer] = self.agree.get(reviewer, 0.0) + float(agreed)
+            self.q_sum[reviewer] = self.q_sum.get(reviewer, 0.0) + q
 
 
 def agreements(votes: Sequence[Vote], p: Mapping[str, float],
-               n_labels: int) -> list[tuple[str, bool]]:
-    """(reviewer, agreed) for each voter against the others' weighted consensus."""
+               n_labels: int) -> list[tuple[str, bool, float]]:
+    """(reviewer, agreed, q) for each voter against the others' weighted consensus, q being
+    the probability (one-coin posterior) that the others' consensus is right."""
     out = []
     for i, v in enumerate(votes):
         others = [o for j, o in enumerate(votes) if j != i]
         if not others:
             continue
         peer = weighted(others, p, n_labels)
-        if not peer.split or len(others) == 1:
-            out.append((v.reviewer, v.label == peer.label))
+        q = posterior(others, p, n_labels).get(peer.label, 0.0)
+        out.append((v.reviewer, v.label == peer.label, q))
     return out

@@ -38,7 +38,7 @@ def simulate(items: int = 3000, k: int = 3, n_labels: int = 4, seed: int = 0,
     if adversary:
         accuracy["adversary"] = 0.0
     reviewers = sorted(accuracy)
-    rel = Reliability()
+    rel = Reliability(n_labels=n_labels)
     right_majority = right_weighted = 0
     for _ in range(items):
         truth = rng.choice(labels)

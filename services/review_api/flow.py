@@ -87,7 +87,7 @@ class LabelFlow:
             return res.current
         votes = [Vote(v.reviewer, v.label) for v in res.votes]
         n_labels = len(await self.governance.known()) or 2
-        p = await self.reviewers.reliability([v.reviewer for v in votes])
+        p = await self.reviewers.reliability([v.reviewer for v in votes], n_labels)
         outcome = (weighted(votes, p, n_labels) if self.settings.consensus == "reliability"
                    else majority(votes))
         first = res.votes[0]
@@ -113,7 +113,7 @@ class LabelFlow:
             await self.reviewers.consolidated(votes, stored.label,
                                               agreements(votes, p, n_labels))
             for reviewer, p_r in (await self.reviewers.reliability(
-                    [v.reviewer for v in votes])).items():
+                    [v.reviewer for v in votes], n_labels)).items():
                 self.metrics.reviewer_reliability.labels(reviewer).set(p_r)
             self.metrics.consolidated.inc()
             await self.store.audit.append(AuditRecord(

@@ -72,16 +72,17 @@ class ReviewerStats:
     async def today_count(self, reviewer: str) -> int:
         return int(await self._num(f"rev:{reviewer}:day:{today()}"))
 
-    async def reliability(self, reviewers: Sequence[str]) -> dict[str, float]:
-        return {r: accuracy(await self._num(f"rev:{r}:agree"), await self._num(f"rev:{r}:total"))
-                for r in reviewers}
+    async def reliability(self, reviewers: Sequence[str], n_labels: int) -> dict[str, float]:
+        return {r: accuracy(await self._num(f"rev:{r}:agree"), await self._num(f"rev:{r}:total"),
+                            await self._num(f"rev:{r}:q"), n_labels) for r in reviewers}
 
     async def consolidated(self, votes: Sequence[Vote], consensus: str,
-                           agreements: Sequence[tuple[str, bool]]) -> None:
+                           agreements: Sequence[tuple[str, bool, float]]) -> None:
         """Record one consolidated multi-annotated item."""
-        for reviewer, agreed in agreements:
+        for reviewer, agreed, q in agreements:
             await self._kv.incr(f"rev:{reviewer}:total")
             await self._kv.incr(f"rev:{reviewer}:agree", float(agreed))
+            await self._kv.incr(f"rev:{reviewer}:q", q)
         labels = await self._labels()
         for v in votes:
             await self._kv.incr(f"rev:{v.reviewer}:n")
@@ -121,7 +122,7 @@ class ReviewerStats:
 
     async def report(self, n_labels: int) -> ReviewersOut:
         labels = await self._labels()
-        p = await self.reliability(names := await self._names())
+        p = await self.reliability(names := await self._names(), n_labels)
         infos = [ReviewerInfo(
             reviewer=r, labels=int(await self._num(f"rev:{r}:labels")),
             today=await self.today_count(r), consolidated=int(await self._num(f"rev:{r}:n")),
