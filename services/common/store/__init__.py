@@ -15,6 +15,7 @@ from services.common.store.base import (
     QueueStats,
     Rescore,
     ReviewQueue,
+    ServingState,
     Store,
     SubmitResult,
 )
@@ -25,14 +26,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuditLog", "AuditRecord", "KeyValue", "LabelRecord", "LabelResult", "Lease", "MemoryStore",
-    "ModelRecord", "ModelRegistry", "QueueStats", "Rescore", "ReviewQueue", "Store",
-    "SubmitResult", "make_store",
+    "ModelRecord", "ModelRegistry", "QueueStats", "Rescore", "ReviewQueue", "ServingState",
+    "Store", "SubmitResult", "make_store",
 ]
 
 
 def make_store(settings: CommonSettings) -> Store:
+    items, age = settings.lineage_max_items, settings.lineage_max_age_s
     if settings.store == "memory":
-        return MemoryStore()
+        return MemoryStore(lineage_max_items=items, lineage_max_age_s=age)
     from services.common.store.redis import RedisStore  # lazily: redis only when used
 
-    return RedisStore(settings.redis_url, prefix=settings.redis_prefix)
+    return RedisStore(settings.redis_url, prefix=settings.redis_prefix,
+                      lineage_max_items=items, lineage_max_age_s=age)
