@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from services.common.auth import DevAuthenticator
 from services.common.bus import Bus
 from services.common.bus.runner import ConsumerLoop, Item
+from services.common.docs import install_offline_docs
 from services.common.http import BodyLimitMiddleware, install_error_handlers
 from services.common.observability import ops_router
 from services.common.runtime import Service
@@ -66,6 +67,7 @@ def build_review_api(settings: ReviewSettings, bus: Bus, store: Store) -> Servic
 
     app = FastAPI(title="alstream review API", version="0.1.0")
     install_error_handlers(app)
+    install_offline_docs(app)
     app.state.deps = deps
     # Auth off unless the wiring (issue 9's key store) puts a real authenticator here.
     app.state.authenticator = DevAuthenticator()
