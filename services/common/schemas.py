@@ -41,6 +41,7 @@ class Reason(StrEnum):
     AUDIT = "audit"
     COLD_START = "cold_start"
     DRIFT = "drift"
+    FEEDBACK = "feedback"  # an app reported a wrong prediction (POST /v1/feedback)
 
 
 class Document(Message):

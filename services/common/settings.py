@@ -70,6 +70,10 @@ class CommonSettings(BaseSettings):
 
     # When set, the label set is fixed: reviewers can only submit these (JSON list or a,b,c).
     label_set: list[str] | None = None
+    # Labels match case-insensitively ("Sports" is "sports"); new open-mode labels are folded.
+    label_case_fold: bool = True
+    # Open mode (no label_set): may reviewers and apps create labels, or only admins?
+    label_open: bool = False
     # Optional "label: description" text used for zero-shot prototypes at cold start.
     label_descriptions: dict[str, str] = Field(default_factory=dict)
 

@@ -24,3 +24,28 @@ class ReviewMetrics(Metrics):
         self.label_latency = self.histogram(
             "review_label_latency_seconds", "POST label: store and publish"
         )
+        self.reviewer_labels = self.counter(
+            "review_reviewer_labels_total", "Votes per reviewer (throughput)", ["reviewer"]
+        )
+        self.reviewer_reliability = self.gauge(
+            "review_reviewer_reliability", "Estimated accuracy per reviewer", ["reviewer"]
+        )
+        self.reviewer_kappa = self.gauge(
+            "review_reviewer_kappa", "Cohen's kappa of a reviewer against consensus", ["reviewer"]
+        )
+        self.fleiss_kappa = self.gauge("review_fleiss_kappa", "Fleiss' kappa, all reviewers")
+        self.consolidated = self.counter(
+            "review_consolidated_total", "Multi-annotated items consolidated"
+        )
+        self.reopened = self.counter(
+            "review_reopened_total", "Split votes sent back for one more look"
+        )
+        self.corrections = self.counter(
+            "review_corrections_total", "Labels corrected or undone", ["action"]
+        )
+        self.label_set_changes = self.counter(
+            "review_label_set_changes_total", "Admin rename/merge/retire", ["op"]
+        )
+        self.rescored = self.counter(
+            "review_rescored_total", "Queued items re-scored by a newer model"
+        )

@@ -14,22 +14,27 @@ from services.common.docs import install_offline_docs
 from services.common.http import BodyLimitMiddleware, install_error_handlers
 from services.common.observability import ops_router
 from services.common.runtime import Service
-from services.common.schemas import ReviewRequest
+from services.common.schemas import ModelAnnouncement, ReviewRequest
 from services.common.store import Store
-from services.review_api.api import Deps, router
+from services.review_api.admin_api import admin_router
+from services.review_api.api import router
+from services.review_api.deps import Deps
 from services.review_api.metrics import ReviewMetrics
+from services.review_api.page import page_router
+from services.review_api.reprioritise import Reprioritiser
 from services.review_api.settings import ReviewSettings
 
 
 def build_review_api(settings: ReviewSettings, bus: Bus, store: Store) -> Service:
     metrics = ReviewMetrics()
     topics = settings.topics
-    deps = Deps(settings, bus, store.queue, metrics)
+    deps = Deps(settings, bus, store, metrics)
 
     async def enqueue(items: list[Item[ReviewRequest]]) -> None:
         for item in items:
             # Idempotent by item id: a redelivered request is recognised and dropped.
-            if await store.queue.enqueue(item.message):
+            needed = deps.flow.votes_needed(item.message.reason)
+            if await store.queue.enqueue(item.message, votes_needed=needed):
                 metrics.enqueued.labels(item.message.reason.value).inc()
             else:
                 metrics.enqueue_duplicates.inc()
@@ -39,6 +44,18 @@ def build_review_api(settings: ReviewSettings, bus: Bus, store: Store) -> Servic
         schema=ReviewRequest, handler=enqueue, dead_letter_topic=topics.dead_letter,
         group=settings.consumer_group, metrics=metrics,
     )
+    jobs = [requests.run]
+    # One re-scoring per announcement is enough: the review API processes share a group.
+    reprioritiser = Reprioritiser(settings, store, metrics)
+    models = ConsumerLoop(
+        bus=bus, consumer=bus.consumer([topics.models], f"{settings.consumer_group}-models",
+                                       from_beginning=False),
+        schema=ModelAnnouncement, handler=reprioritiser.on_announcements,
+        dead_letter_topic=topics.dead_letter, group=f"{settings.consumer_group}-models",
+        metrics=metrics,
+    )
+    if settings.reprioritise:
+        jobs.append(models.run)
     stop = asyncio.Event()
 
     async def gauges() -> None:
@@ -53,6 +70,8 @@ def build_review_api(settings: ReviewSettings, bus: Bus, store: Store) -> Servic
     install_offline_docs(app)
     app.state.deps = deps
     app.include_router(router())
+    app.include_router(admin_router())
+    app.include_router(page_router(settings))
 
     async def ready() -> dict[str, bool]:
         return {"store": await store.ping()}
@@ -63,7 +82,9 @@ def build_review_api(settings: ReviewSettings, bus: Bus, store: Store) -> Servic
 
     def on_stop() -> None:
         requests.stop()
+        models.stop()
         stop.set()
 
-    return Service(name="review_api", app=app, jobs=[requests.run, gauges], on_stop=[on_stop],
-                   state={"requests": requests, "metrics": metrics})
+    return Service(name="review_api", app=app, jobs=[*jobs, gauges], on_stop=[on_stop],
+                   state={"requests": requests, "metrics": metrics,
+                          "reprioritiser": reprioritiser, "deps": deps})

@@ -22,6 +22,7 @@ from services.scorer.api import Deps, router
 from services.scorer.batcher import BatcherMetrics
 from services.scorer.dedup import DedupMetrics, NearDuplicates
 from services.scorer.embedder import Embedder
+from services.scorer.feedback import feedback_router
 from services.scorer.index import IndexFeeder, IndexMetrics, SimilarityIndex
 from services.scorer.metrics import ScorerMetrics
 from services.scorer.model_holder import ModelHolder
@@ -103,6 +104,8 @@ def build_scorer(
     app.state.deps = Deps(settings, embedder, holder, metrics)
     app.include_router(router())
     app.include_router(audit_router(selection))
+    app.include_router(feedback_router(
+        settings, bus, store, holder, lambda texts: embedder.embed(texts, interactive=True)))
     app.include_router(similar_router(
         index, lambda texts: embedder.embed(texts, interactive=True), settings.classify_max_chars
     ))

@@ -77,6 +77,11 @@ class ScorerSettings(ServiceSettings):
             raise ValueError(f"unknown strategy {value!r}; known: {', '.join(strategy_names())}")
         return value
     consumer_group: str = "scorer"
+    # POST /v1/feedback (apps correcting a prediction): "review" queues the document for a
+    # human with the app's label as a suggestion (nothing is learned until one confirms),
+    # "weighted" learns it at feedback_weight, "learn" learns it like a reviewer's label.
+    feedback_mode: Literal["review", "weighted", "learn"] = "review"
+    feedback_weight: float = Field(default=0.5, gt=0.0, le=1.0)
     # How long the broker may hold an empty fetch of model announcements: short, so a new
     # version reaches /classify quickly (docs/lifecycle.md).
     models_fetch_wait_ms: int = Field(default=50, ge=0)

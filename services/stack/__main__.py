@@ -38,8 +38,11 @@ def main() -> None:
     settings = load_settings(StackSettings)
     setup_logging("stack", settings.log_level)
     warn_dev_mode(settings)
+    review = load_settings(ReviewSettings)
+    if review.scorer_url is None:  # the reviewer page's "similar items" come from our scorer
+        review.scorer_url = f"http://{settings.http_host}:{settings.scorer_port}"
     stack = build_stack(settings, load_settings(IngestSettings), load_settings(ScorerSettings),
-                        load_settings(ReviewSettings), load_settings(TrainerSettings))
+                        review, load_settings(TrainerSettings))
 
     def announce() -> None:
         print(banner(settings, process_age_s(time.monotonic() - started)), flush=True)

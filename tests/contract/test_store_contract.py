@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from services.common.errors import Conflict, NotFound
+from services.common.errors import Conflict, Forbidden, NotFound
 from services.common.schemas import Reason, ReviewRequest
 from services.common.store import ModelRecord, Store
 
@@ -22,19 +22,23 @@ def request(item_id: str, priority: float = 0.5) -> ReviewRequest:
 
 
 # -- review queue ------------------------------------------------------------------------
+async def take(q, reviewer: str, ttl: float = 30):  # type: ignore[no-untyped-def]
+    lease = await q.lease(reviewer, ttl)
+    assert lease is not None
+    return lease
+
+
 async def test_enqueue_is_idempotent_in_every_state(store: Store) -> None:
     q = store.queue
-    assert await q.enqueue(request("queued"))
-    assert await q.enqueue(request("leased"))
-    assert await q.enqueue(request("labeled"))
+    assert await q.enqueue(request("queued", 0.1))
+    assert await q.enqueue(request("leased", 0.5))
+    assert await q.enqueue(request("labeled", 0.9))
     assert not await q.enqueue(request("queued"))
     assert (await q.stats()).depth == 3
 
-    lease = await q.lease("r", 30)
-    assert lease is not None
-    await q.submit_label(lease.item.item_id, "r", "x")
-    lease = await q.lease("r", 30)
-    assert lease is not None
+    first = await take(q, "r")
+    await q.submit_label(first.lease_id, "r", "x")
+    await take(q, "r")
     for item_id in ("queued", "leased", "labeled"):
         assert not await q.enqueue(request(item_id, priority=0.99))
     stats = await q.stats()
@@ -52,15 +56,22 @@ async def test_lease_order_is_priority_then_age(store: Store) -> None:
     assert order == ["high-old", "high-new", "mid", "low"]
 
 
-async def test_lease_returns_the_stored_item(store: Store) -> None:
+async def test_lease_returns_the_stored_item_with_a_lease_id(store: Store) -> None:
     item = request("i1", 0.7)
     await store.queue.enqueue(item)
-    lease = await store.queue.lease("alice", 30)
-    assert lease is not None
+    lease = await take(store.queue, "alice")
     assert lease.item == item
-    assert lease.reviewer == "alice"
+    assert lease.reviewer == "alice" and len(lease.lease_id) >= 16
+    assert (lease.votes, lease.votes_needed) == (0, 1)
     assert await store.queue.get("i1") == item
     assert await store.queue.get("nope") is None
+
+
+async def test_item_ids_with_slashes_work(store: Store) -> None:
+    await store.queue.enqueue(request("https://example.com/a/b?c=1", 0.7))
+    lease = await take(store.queue, "alice")
+    result = await store.queue.submit_label(lease.lease_id, "alice", "x")
+    assert result.event.item_id == "https://example.com/a/b?c=1" and result.complete
 
 
 async def test_empty_queue_leases_nothing(store: Store) -> None:
@@ -71,30 +82,31 @@ async def test_skipped_item_is_not_leased_again_to_the_same_reviewer(store: Stor
     q = store.queue
     await q.enqueue(request("a", 0.9))
     await q.enqueue(request("b", 0.1))
-    first = await q.lease("alice", 30)
-    assert first is not None and first.item.item_id == "a"
-    await q.skip("a", "alice")
-    second = await q.lease("alice", 30)
-    assert second is not None and second.item.item_id == "b"
+    first = await take(q, "alice")
+    assert first.item.item_id == "a"
+    await q.skip(first.lease_id, "alice")
+    second = await take(q, "alice")
+    assert second.item.item_id == "b"
     assert await q.lease("alice", 30) is None  # "a" is back, but not for alice
-    other = await q.lease("bob", 30)
-    assert other is not None and other.item.item_id == "a"
+    other = await take(q, "bob")
+    assert other.item.item_id == "a"
+    with pytest.raises(Conflict, match="given back"):
+        await q.heartbeat(first.lease_id, "alice", 30)
 
 
 async def test_expired_lease_returns_the_item(store: Store) -> None:
     q = store.queue
     await q.enqueue(request("a"))
-    lease = await q.lease("alice", TTL)
-    assert lease is not None
+    lease = await take(q, "alice", TTL)
     assert await q.lease("bob", TTL) is None  # never leased to two reviewers at once
     await asyncio.sleep(TTL + 0.3)
-    again = await q.lease("bob", 30)
-    assert again is not None and again.item.item_id == "a"
+    again = await take(q, "bob")
+    assert again.item.item_id == "a" and again.lease_id != lease.lease_id
+    with pytest.raises(Conflict, match="expired"):
+        await q.submit_label(lease.lease_id, "alice", "x")  # alice's lease is gone
     with pytest.raises(Conflict):
-        await q.submit_label("a", "alice", "x")  # alice's lease is gone
-    with pytest.raises(Conflict):
-        await q.heartbeat("a", "alice", 30)
-    result = await q.submit_label("a", "bob", "y")
+        await q.heartbeat(lease.lease_id, "alice", 30)
+    result = await q.submit_label(again.lease_id, "bob", "y")
     assert result.event.label == "y" and not result.duplicate
 
 
@@ -103,62 +115,72 @@ async def test_expired_items_keep_their_place(store: Store) -> None:
     await q.enqueue(request("first", 0.5))
     await asyncio.sleep(0.01)
     await q.enqueue(request("second", 0.5))
-    assert (await q.lease("alice", TTL)) is not None  # "first"
+    assert (await take(q, "alice", TTL)).item.item_id == "first"
     await asyncio.sleep(TTL + 0.3)
-    lease = await q.lease("bob", 30)
-    assert lease is not None and lease.item.item_id == "first"
+    assert (await take(q, "bob")).item.item_id == "first"
 
 
 async def test_heartbeat_extends_the_lease(store: Store) -> None:
     q = store.queue
     await q.enqueue(request("a"))
-    lease = await q.lease("alice", TTL)
-    assert lease is not None
+    lease = await take(q, "alice", TTL)
     await asyncio.sleep(TTL * 0.6)
-    extended = await q.heartbeat("a", "alice", 2.0)
+    extended = await q.heartbeat(lease.lease_id, "alice", 2.0)
     assert extended.expires_at > lease.expires_at + 1.0
-    assert extended.item.item_id == "a"
+    assert extended.item.item_id == "a" and extended.lease_id == lease.lease_id
     await asyncio.sleep(TTL * 0.8)  # past the original expiry
     assert await q.lease("bob", 30) is None
-    assert not (await q.submit_label("a", "alice", "x")).duplicate
+    assert not (await q.submit_label(lease.lease_id, "alice", "x")).duplicate
 
 
 async def test_errors_name_the_problem(store: Store) -> None:
     q = store.queue
     await q.enqueue(request("a"))
-    await q.enqueue(request("b"))
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="unknown lease"):
         await q.heartbeat("missing", "alice", 30)
     with pytest.raises(NotFound):
         await q.skip("missing", "alice")
     with pytest.raises(NotFound):
         await q.submit_label("missing", "alice", "x")
-    lease = await q.lease("alice", 30)
-    assert lease is not None
-    item = lease.item.item_id
-    queued = "b" if item == "a" else "a"
-    for op in (q.heartbeat(item, "bob", 30), q.skip(item, "bob"),
-               q.submit_label(item, "bob", "x"), q.submit_label(queued, "alice", "x")):
-        with pytest.raises(Conflict):
+    lease = await take(q, "alice")
+    for op in (q.heartbeat(lease.lease_id, "bob", 30), q.skip(lease.lease_id, "bob"),
+               q.submit_label(lease.lease_id, "bob", "x")):
+        with pytest.raises(Forbidden, match="another reviewer"):
             await op
 
 
 async def test_submit_label_is_idempotent(store: Store) -> None:
     q = store.queue
     await q.enqueue(request("a"))
-    assert await q.lease("alice", 30) is not None
-    first = await q.submit_label("a", "alice", "sports")
-    again = await q.submit_label("a", "alice", "sports")
-    assert not first.duplicate and again.duplicate
+    lease = await take(q, "alice")
+    first = await q.submit_label(lease.lease_id, "alice", "sports")
+    again = await q.submit_label(lease.lease_id, "alice", "sports")
+    assert not first.duplicate and again.duplicate and first.complete and again.complete
     assert again.event == first.event  # the first event, never a second one
+    assert first.current == first.event  # k=1: the vote is the published label
     assert first.event.embedding == [0.25, -0.5, 1.0]
     event = first.event
     assert (event.item_id, event.reviewer, event.model_version) == ("a", "alice", 3)
+    with pytest.raises(Conflict, match="already used"):
+        await q.submit_label(lease.lease_id, "alice", "politics")
     with pytest.raises(Conflict):
-        await q.submit_label("a", "alice", "politics")  # a different label is a conflict
-    with pytest.raises(Conflict):
-        await q.heartbeat("a", "alice", 30)  # labeled items have no lease
+        await q.heartbeat(lease.lease_id, "alice", 30)  # a finished lease cannot be extended
     assert (await q.stats()).labeled == 1
+
+
+async def test_lease_cap_hands_back_the_reviewers_own_lease(store: Store) -> None:
+    q = store.queue
+    for i in range(5):
+        await q.enqueue(request(f"i{i}", 0.9 - i / 10))
+    first = await q.lease("greedy", 30, max_leases=2)
+    second = await q.lease("greedy", 30, max_leases=2)
+    third = await q.lease("greedy", 30, max_leases=2)
+    assert first and second and third
+    assert first.lease_id != second.lease_id
+    assert third.lease_id == first.lease_id  # the oldest of their own, not a new item
+    assert (await q.stats()).leased == 2
+    honest = await q.lease("honest", 30, max_leases=2)
+    assert honest is not None and honest.item.item_id == "i2"
 
 
 async def test_concurrent_leases_never_share_an_item(store: Store, second_store: Store) -> None:
@@ -177,9 +199,9 @@ async def test_concurrent_leases_never_share_an_item(store: Store, second_store:
 
 async def test_concurrent_submits_record_one_label(store: Store, second_store: Store) -> None:
     await store.queue.enqueue(request("a"))
-    assert await store.queue.lease("alice", 30) is not None
+    lease = await take(store.queue, "alice")
     results = await asyncio.gather(*[
-        (store if i % 2 else second_store).queue.submit_label("a", "alice", "x")
+        (store if i % 2 else second_store).queue.submit_label(lease.lease_id, "alice", "x")
         for i in range(20)
     ])
     assert sum(not r.duplicate for r in results) == 1
@@ -193,9 +215,8 @@ async def test_stats(store: Store) -> None:
     for i in range(3):
         await q.enqueue(request(f"i{i}"))
     await asyncio.sleep(0.2)
-    lease = await q.lease("r", 30)
-    assert lease is not None
-    await q.submit_label(lease.item.item_id, "r", "x")
+    lease = await take(q, "r")
+    await q.submit_label(lease.lease_id, "r", "x")
     await q.lease("r", 30)
     stats = await q.stats()
     assert (stats.depth, stats.leased, stats.labeled) == (1, 1, 1)

@@ -27,7 +27,7 @@ async def reviewer(client: httpx.AsyncClient, url: str, truth: dict[str, str],
                    done: asyncio.Event, labeled: list[str]) -> None:
     idle = 0
     while True:
-        resp = await client.get(f"{url}/v1/review/next", headers={"X-Reviewer": "sim"})
+        resp = await client.post(f"{url}/v1/review/next", headers={"X-Reviewer": "sim"})
         if resp.status_code == 204:
             idle += 1
             if done.is_set() and idle > 10:
@@ -37,7 +37,7 @@ async def reviewer(client: httpx.AsyncClient, url: str, truth: dict[str, str],
         idle = 0
         item = resp.json()
         label = truth[item["item_id"]]
-        ok = await client.post(f"{url}/v1/review/{item['item_id']}/label",
+        ok = await client.post(f"{url}/v1/review/leases/{item['lease_id']}/label",
                                json={"label": label}, headers={"X-Reviewer": "sim"})
         assert ok.status_code == 200, ok.text
         labeled.append(item["item_id"])

@@ -32,7 +32,7 @@ class Reviewer:
         headers = {"X-Reviewer": self.name}
         while not self.stop.is_set():
             try:
-                resp = await client.get(f"{self.url}/v1/review/next", headers=headers)
+                resp = await client.post(f"{self.url}/v1/review/next", headers=headers)
                 if resp.status_code == 204:
                     await asyncio.sleep(0.1)
                     continue
@@ -40,12 +40,13 @@ class Reviewer:
                     self.errors += 1
                     await asyncio.sleep(0.2)
                     continue
-                item_id = resp.json()["item_id"]
+                item_id, lease = resp.json()["item_id"], resp.json()["lease_id"]
                 label = self.truth.get(item_id)
                 if label is None:  # not ours (another test's item): give it back
-                    await client.post(f"{self.url}/v1/review/{item_id}/skip", headers=headers)
+                    await client.post(f"{self.url}/v1/review/leases/{lease}/skip",
+                                      headers=headers)
                     continue
-                ok = await client.post(f"{self.url}/v1/review/{item_id}/label",
+                ok = await client.post(f"{self.url}/v1/review/leases/{lease}/label",
                                        json={"label": label}, headers=headers)
                 if ok.status_code == 200:
                     self.labeled.append(item_id)

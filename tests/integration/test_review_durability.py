@@ -66,13 +66,15 @@ async def test_review_api_crash_keeps_labels_and_returns_leases(review_stack: St
     api = review_stack["review-0"]
     await publish_requests(review_stack, 5)
     alice, bob = review_stack.reviewer_headers("alice"), review_stack.reviewer_headers("bob")
+    carol = review_stack.reviewer_headers("carol")  # a fresh reviewer, below the lease cap
     async with httpx.AsyncClient(timeout=10, headers=review_stack.headers) as client:
         await eventually(lambda: _depth(client, api, 5), 30, what="5 queued items")
-        leased = [(await client.get(f"{api.url}/v1/review/next", headers=alice)).json()["item_id"]
+        leases = [(await client.post(f"{api.url}/v1/review/next", headers=alice)).json()
                   for _ in range(3)]
-        assert leased == ["item-0", "item-1", "item-2"]  # highest priority first
-        first = await client.post(f"{api.url}/v1/review/item-0/label", json={"label": "a"},
-                                  headers=alice)
+        assert [x["item_id"] for x in leases] == ["item-0", "item-1", "item-2"]  # by priority
+        lease = {x["item_id"]: x["lease_id"] for x in leases}
+        first = await client.post(f"{api.url}/v1/review/leases/{lease['item-0']}/label",
+                                  json={"label": "a"}, headers=alice)
         assert first.status_code == 200
 
         api.kill9()  # item-1 and item-2 are leased to alice right now
@@ -81,28 +83,28 @@ async def test_review_api_crash_keeps_labels_and_returns_leases(review_stack: St
 
         s = await stats(client, api)
         assert (s["labeled"], s["leased"], s["depth"]) == (1, 2, 2)  # state survived
-        again = await client.post(f"{api.url}/v1/review/item-0/label", json={"label": "a"},
-                                  headers=alice)
+        again = await client.post(f"{api.url}/v1/review/leases/{lease['item-0']}/label",
+                                  json={"label": "a"}, headers=alice)
         assert again.status_code == 200
         assert again.json()["duplicate"] is True
         assert again.json()["event_id"] == first.json()["event_id"]
 
         # While alice's leases live, bob gets only the unleased items...
-        got = [(await client.get(f"{api.url}/v1/review/next", headers=bob)).json()["item_id"]
+        got = [(await client.post(f"{api.url}/v1/review/next", headers=bob)).json()["item_id"]
                for _ in range(2)]
         assert got == ["item-3", "item-4"]
-        assert (await client.get(f"{api.url}/v1/review/next", headers=bob)).status_code == 204
+        assert (await client.post(f"{api.url}/v1/review/next", headers=bob)).status_code == 204
         # ...and once they expire, alice's items come back, in priority order.
         await asyncio.sleep(TTL_S + 0.5)
         back = []
         for _ in range(5):
-            resp = await client.get(f"{api.url}/v1/review/next", headers=bob)
+            resp = await client.post(f"{api.url}/v1/review/next", headers=carol)
             if resp.status_code == 200:
                 back.append(resp.json()["item_id"])
         assert back[:2] == ["item-1", "item-2"]
-        late = await client.post(f"{api.url}/v1/review/item-1/label", json={"label": "a"},
-                                 headers=alice)
-        assert late.status_code == 409  # alice's lease is gone; bob holds the item now
+        late = await client.post(f"{api.url}/v1/review/leases/{lease['item-1']}/label",
+                                 json={"label": "a"}, headers=alice)
+        assert late.status_code == 409  # alice's lease is gone; carol holds the item now
 
 
 async def _depth(client: httpx.AsyncClient, api: ServiceProcess, n: int) -> bool:
@@ -129,7 +131,7 @@ async def test_redis_crash_loses_no_acknowledged_label(
     api = stack.add("review-0", "review_api")
     stack.start_all()
     n = 40
-    acked: dict[str, str] = {}  # item -> event_id of the acknowledged label
+    acked: dict[str, tuple[str, str]] = {}  # item -> (lease id, event id) acknowledged
     refused = 0
     try:
         await publish_requests(stack, n)
@@ -144,32 +146,32 @@ async def test_redis_crash_loses_no_acknowledged_label(
                     aof_redis.start()  # same directory, same AOF
                     crashed = True
                 try:
-                    nxt = await client.get(f"{api.url}/v1/review/next", headers=headers)
+                    nxt = await client.post(f"{api.url}/v1/review/next", headers=headers)
                     if nxt.status_code != 200:
                         refused += 1
                         await asyncio.sleep(0.2)
                         continue
-                    item = nxt.json()["item_id"]
-                    resp = await client.post(f"{api.url}/v1/review/{item}/label",
+                    item, lease_id = nxt.json()["item_id"], nxt.json()["lease_id"]
+                    resp = await client.post(f"{api.url}/v1/review/leases/{lease_id}/label",
                                              json={"label": "a"}, headers=headers)
                 except httpx.HTTPError:
                     refused += 1
                     continue
                 if resp.status_code == 200:
-                    acked[item] = resp.json()["event_id"]
+                    acked[item] = (lease_id, resp.json()["event_id"])
                 else:
                     refused += 1
             assert crashed
             # Every acknowledged label is still there, as the same event.
-            for item, event_id in acked.items():
-                again = await client.post(f"{api.url}/v1/review/{item}/label",
+            for lease_id, event_id in acked.values():
+                again = await client.post(f"{api.url}/v1/review/leases/{lease_id}/label",
                                           json={"label": "a"}, headers=headers)
                 assert again.status_code == 200, again.text
                 assert again.json()["duplicate"] is True
                 assert again.json()["event_id"] == event_id
             assert (await stats(client, api))["labeled"] == n
         raw = redis.Redis.from_url(aof_redis.url)
-        assert raw.hlen(f"{stack.redis_prefix}queue:labeled") == n
+        assert raw.hlen(f"{stack.redis_prefix}queue:done") == n
         raw.close()
         print(f"\n{n} labels acknowledged across a Redis kill -9; {refused} requests refused "
               "while Redis was down")

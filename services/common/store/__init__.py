@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from services.common.store.audit import AuditLog, AuditRecord
 from services.common.store.base import (
     KeyValue,
+    LabelRecord,
     LabelResult,
     Lease,
     ModelRecord,
     ModelRegistry,
     QueueStats,
+    Rescore,
     ReviewQueue,
     ServingState,
     Store,
+    SubmitResult,
 )
 from services.common.store.memory import MemoryStore
 
@@ -21,8 +25,9 @@ if TYPE_CHECKING:
     from services.common.settings import CommonSettings
 
 __all__ = [
-    "KeyValue", "LabelResult", "Lease", "MemoryStore", "ModelRecord", "ModelRegistry",
-    "QueueStats", "ReviewQueue", "ServingState", "Store", "make_store",
+    "AuditLog", "AuditRecord", "KeyValue", "LabelRecord", "LabelResult", "Lease", "MemoryStore",
+    "ModelRecord", "ModelRegistry", "QueueStats", "Rescore", "ReviewQueue", "ServingState",
+    "Store", "SubmitResult", "make_store",
 ]
 
 

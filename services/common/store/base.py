@@ -2,10 +2,14 @@
 
 Semantics both implementations (memory, Redis) must keep; tests/contract runs them on both:
 - enqueue is idempotent by item id: an item queued, leased or labeled once is never queued again.
-- lease hands the highest-priority queued item to one reviewer only, until the TTL passes;
-  an expired lease puts the item back in the queue.
-- submit_label needs a live lease by that reviewer; submitting the same label again returns the
-  first event (idempotent), never a second one.
+- lease hands the highest-priority queued item to one reviewer only, under a lease id, until
+  the TTL passes; an expired lease puts the item back in the queue in its place.
+- heartbeat, label and skip name the lease: another reviewer's lease is Forbidden, an expired or
+  finished one a Conflict, an unknown one NotFound (each with a reason).
+- submit_label under a live lease records a vote; the same label again under that lease returns
+  the first event (idempotent), never a second one. An item needs ``votes_needed`` votes from
+  distinct reviewers (k annotators); the vote that completes it says so.
+- find_label/replace_label correct or undo a live label by event id, compare-and-swap.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from abc import ABC, abstractmethod
 
 from pydantic import BaseModel
 
-from services.common.schemas import LabelEvent, ReviewRequest
+from services.common.schemas import LabelEvent, LabelSource, ReviewRequest
+from services.common.store.audit import AuditLog
 from services.common.store.lineage import Lineage
 from services.common.store.security import KeyRegistry, RateLimiter
 
@@ -23,6 +28,9 @@ class Lease(BaseModel):
     item: ReviewRequest
     reviewer: str
     expires_at: float  # unix seconds
+    lease_id: str
+    votes: int = 0  # labels the item already holds (k annotators)
+    votes_needed: int = 1
 
 
 class QueueStats(BaseModel):
@@ -32,9 +40,36 @@ class QueueStats(BaseModel):
     oldest_age_s: float | None
 
 
-class LabelResult(BaseModel):
+class SubmitResult(BaseModel):
+    """A reviewer's vote, and whether it completed the item (then ``votes`` holds them all)."""
+
     event: LabelEvent
     duplicate: bool
+    complete: bool
+    votes: list[LabelEvent] = []
+    current: LabelEvent | None = None  # the item's published label once it has one
+
+
+# Kept under its old name: callers that only need the event read ``.event``/``.duplicate``.
+LabelResult = SubmitResult
+
+
+class LabelRecord(BaseModel):
+    """A label event found by id: the item's current (published) label, or a pending vote."""
+
+    event: LabelEvent
+    current: bool
+    pending: bool
+
+
+class Rescore(BaseModel):
+    """A queued item scored again by a newer model (re-prioritisation); never a label."""
+
+    priority: float
+    predicted_label: str | None
+    probabilities: dict[str, float]
+    model_version: int
+    suggestion: str | None = None
 
 
 class ModelRecord(BaseModel):
@@ -62,24 +97,58 @@ class ServingState(BaseModel):
 
 class ReviewQueue(ABC):
     @abstractmethod
-    async def enqueue(self, request: ReviewRequest) -> bool:
-        """Queue an item; False when the item id is already known."""
+    async def enqueue(self, request: ReviewRequest, votes_needed: int = 1) -> bool:
+        """Queue an item needing ``votes_needed`` distinct reviewers; False if already known."""
 
     @abstractmethod
-    async def lease(self, reviewer: str, ttl_s: float) -> Lease | None:
-        """Lease the highest-priority item; None when the queue is empty."""
+    async def lease(self, reviewer: str, ttl_s: float, max_leases: int = 0) -> Lease | None:
+        """Lease the highest-priority item this reviewer has not skipped or voted on.
+
+        With ``max_leases`` > 0 a reviewer holding that many live leases gets their oldest one
+        back instead of a new item. None when nothing is left for them."""
 
     @abstractmethod
-    async def heartbeat(self, item_id: str, reviewer: str, ttl_s: float) -> Lease:
-        """Extend a live lease. NotFound if unknown, Conflict if not leased to this reviewer."""
+    async def heartbeat(self, lease_id: str, reviewer: str, ttl_s: float) -> Lease:
+        """Extend a live lease. NotFound unknown lease, Forbidden another reviewer's,
+        Conflict expired or finished."""
 
     @abstractmethod
-    async def submit_label(self, item_id: str, reviewer: str, label: str) -> LabelResult:
-        """Record a label. NotFound if unknown, Conflict without this reviewer's live lease."""
+    async def submit_label(self, lease_id: str, reviewer: str, label: str,
+                           source: LabelSource = LabelSource.REVIEWER) -> SubmitResult:
+        """Record a vote under a live lease. The same label again under the same lease returns
+        the first event (duplicate); a different one is a Conflict. Errors as heartbeat."""
 
     @abstractmethod
-    async def skip(self, item_id: str, reviewer: str) -> None:
-        """Give a leased item back to the queue. Same errors as heartbeat."""
+    async def skip(self, lease_id: str, reviewer: str) -> None:
+        """Give a leased item back to the queue (not to this reviewer). Errors as heartbeat."""
+
+    @abstractmethod
+    async def set_current(self, item_id: str, event: LabelEvent) -> LabelEvent:
+        """Record a completed item's consolidated label; the first one set wins and is returned."""
+
+    @abstractmethod
+    async def reopen(self, item_id: str, votes: int, votes_needed: int, priority: float) -> bool:
+        """A split vote: ask one more reviewer. Only if the item is complete with ``votes``
+        votes and no label yet (so a retried request cannot reopen it twice)."""
+
+    @abstractmethod
+    async def find_label(self, event_id: str) -> LabelRecord | None:
+        """A vote or published label by event id, if it is still the item's live one."""
+
+    @abstractmethod
+    async def replace_label(self, event_id: str, new: LabelEvent | None, reviewer: str,
+                            ttl_s: float) -> Lease | None:
+        """Correct (``new``) or undo (None) a live label, atomically: Conflict if ``event_id``
+        is no longer the item's live label. An undo returns the item to the queue, leased to
+        ``reviewer`` so they can label it again at once."""
+
+    @abstractmethod
+    async def queued(self, limit: int) -> list[ReviewRequest]:
+        """Items waiting in the queue, highest priority first, with their current scores."""
+
+    @abstractmethod
+    async def rescore(self, updates: dict[str, Rescore]) -> int:
+        """New priorities (and suggestions) for queued or leased items; returns how many."""
 
     @abstractmethod
     async def get(self, item_id: str) -> ReviewRequest | None: ...
@@ -152,6 +221,7 @@ class Store(ABC):
     kv: KeyValue
     keys: KeyRegistry  # API keys (store/security.py)
     limits: RateLimiter  # per-key token buckets, shared by replicas
+    audit: AuditLog
     lineage: Lineage  # predictions and label facts by id, with retention (lineage.py)
 
     @abstractmethod

@@ -2,131 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
-from services.common.errors import Conflict, NotFound
-from services.common.schemas import LabelEvent, ReviewRequest
+from services.common.errors import NotFound
+from services.common.store.audit import MemoryAuditLog
 from services.common.store.base import (
     KeyValue,
-    LabelResult,
-    Lease,
     ModelRecord,
     ModelRegistry,
-    QueueStats,
-    ReviewQueue,
     ServingState,
     Store,
 )
 from services.common.store.lineage import MemoryLineage
+from services.common.store.memory_queue import MemoryReviewQueue
 from services.common.store.security import MemoryKeyRegistry, MemoryRateLimiter
 
 Clock = Callable[[], float]
-
-
-class MemoryReviewQueue(ReviewQueue):
-    def __init__(self, clock: Clock = time.time) -> None:
-        self._clock = clock
-        self._items: dict[str, ReviewRequest] = {}
-        self._enqueued_at: dict[str, float] = {}
-        self._queued: set[str] = set()
-        self._leases: dict[str, tuple[str, float]] = {}  # item -> (reviewer, expires_at)
-        self._skipped: dict[str, set[str]] = {}
-        self._labeled: dict[str, LabelEvent] = {}
-        self._lock = asyncio.Lock()
-
-    def _reap(self) -> None:
-        now = self._clock()
-        for item_id, (_, expires) in list(self._leases.items()):
-            if expires <= now:
-                del self._leases[item_id]
-                self._queued.add(item_id)
-
-    def _live_lease(self, item_id: str, reviewer: str) -> None:
-        if item_id not in self._items:
-            raise NotFound(f"unknown item {item_id!r}")
-        if item_id in self._labeled:
-            raise Conflict(f"item {item_id!r} is already labeled")
-        holder = self._leases.get(item_id)
-        if holder is None or holder[0] != reviewer:
-            raise Conflict(f"item {item_id!r} is not leased to reviewer {reviewer!r}")
-
-    async def enqueue(self, request: ReviewRequest) -> bool:
-        async with self._lock:
-            if request.item_id in self._items:
-                return False
-            self._items[request.item_id] = request
-            self._enqueued_at[request.item_id] = self._clock()
-            self._queued.add(request.item_id)
-            return True
-
-    async def lease(self, reviewer: str, ttl_s: float) -> Lease | None:
-        async with self._lock:
-            self._reap()
-            eligible = [
-                i for i in self._queued if reviewer not in self._skipped.get(i, set())
-            ]
-            if not eligible:
-                return None
-            # Highest priority first; among equals the oldest, so nothing starves.
-            best = min(eligible, key=lambda i: (-self._items[i].priority, self._enqueued_at[i]))
-            self._queued.discard(best)
-            expires = self._clock() + ttl_s
-            self._leases[best] = (reviewer, expires)
-            return Lease(item=self._items[best], reviewer=reviewer, expires_at=expires)
-
-    async def heartbeat(self, item_id: str, reviewer: str, ttl_s: float) -> Lease:
-        async with self._lock:
-            self._reap()
-            self._live_lease(item_id, reviewer)
-            expires = self._clock() + ttl_s
-            self._leases[item_id] = (reviewer, expires)
-            return Lease(item=self._items[item_id], reviewer=reviewer, expires_at=expires)
-
-    async def submit_label(self, item_id: str, reviewer: str, label: str) -> LabelResult:
-        async with self._lock:
-            self._reap()
-            done = self._labeled.get(item_id)
-            if done is not None and done.reviewer == reviewer and done.label == label:
-                return LabelResult(event=done, duplicate=True)
-            self._live_lease(item_id, reviewer)
-            item = self._items[item_id]
-            event = LabelEvent(
-                item_id=item_id,
-                label=label,
-                embedding=item.embedding,
-                reviewer=reviewer,
-                reason=item.reason,
-                predicted_label=item.predicted_label,
-                model_version=item.model_version,
-            )
-            del self._leases[item_id]
-            self._labeled[item_id] = event
-            return LabelResult(event=event, duplicate=False)
-
-    async def skip(self, item_id: str, reviewer: str) -> None:
-        async with self._lock:
-            self._reap()
-            self._live_lease(item_id, reviewer)
-            del self._leases[item_id]
-            self._skipped.setdefault(item_id, set()).add(reviewer)
-            self._queued.add(item_id)
-
-    async def get(self, item_id: str) -> ReviewRequest | None:
-        return self._items.get(item_id)
-
-    async def stats(self) -> QueueStats:
-        async with self._lock:
-            self._reap()
-            now = self._clock()
-            oldest = min((self._enqueued_at[i] for i in self._queued), default=None)
-            return QueueStats(
-                depth=len(self._queued),
-                leased=len(self._leases),
-                labeled=len(self._labeled),
-                oldest_age_s=None if oldest is None else max(0.0, now - oldest),
-            )
 
 
 class MemoryModelRegistry(ModelRegistry):
@@ -216,6 +108,7 @@ class MemoryStore(Store):
         self.kv = MemoryKeyValue(clock)
         self.keys = MemoryKeyRegistry()
         self.limits = MemoryRateLimiter()
+        self.audit = MemoryAuditLog(clock)
 
     async def start(self) -> None:
         return None

@@ -9,10 +9,8 @@ Durability is Redis's: with ``appendonly yes`` and ``appendfsync always`` an ack
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
@@ -23,28 +21,24 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from services.common.errors import BackendUnavailable, Conflict, NotFound, SignatureError
-from services.common.schemas import LabelEvent, ReviewRequest
+from services.common.errors import BackendUnavailable, NotFound, SignatureError
 from services.common.store import redis_lua
+from services.common.store.audit import RedisAuditLog
 from services.common.store.base import (
     KeyValue,
-    LabelResult,
-    Lease,
     ModelRecord,
     ModelRegistry,
-    QueueStats,
-    ReviewQueue,
     ServingState,
     Store,
 )
+from services.common.store.redis_guard import guarded
+from services.common.store.redis_lineage import RedisLineage
+from services.common.store.redis_queue import RedisReviewQueue
+from services.common.store.redis_security import RedisKeyRegistry, RedisRateLimiter
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
-
-_QUEUE_KEYS = (
-    "items", "member", "queued", "byage", "leases", "expiry", "skipped", "labeled", "seq", "enq_at",
-)
 
 
 def redact(url: str) -> str:
@@ -55,113 +49,6 @@ def redact(url: str) -> str:
     host = parts.hostname or ""
     netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _result(reply: list[Any]) -> list[Any]:
-    """Turn a script's {status, ...} reply into values or the contract's errors."""
-    status = int(reply[0])
-    if status == 1:
-        raise NotFound(_text(reply[1]))
-    if status == 2:
-        raise Conflict(_text(reply[1]))
-    return reply[1:]
-
-
-def guarded(
-    method: Callable[P, Coroutine[Any, Any, T]],
-) -> Callable[P, Coroutine[Any, Any, T]]:
-    """Connection trouble becomes BackendUnavailable: HTTP answers 503, consumers retry the
-    batch later instead of dead-lettering it."""
-
-    @functools.wraps(method)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return await method(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            raise BackendUnavailable(f"Redis is unavailable: {exc}") from exc
-
-    return wrapper
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-class RedisReviewQueue(ReviewQueue):
-    def __init__(self, client: Redis, prefix: str) -> None:
-        self._client = client
-        self._keys = [f"{prefix}queue:{name}" for name in _QUEUE_KEYS]
-        self._enqueue = client.register_script(redis_lua.ENQUEUE)
-        self._lease = client.register_script(redis_lua.LEASE)
-        self._heartbeat = client.register_script(redis_lua.HEARTBEAT)
-        self._submit = client.register_script(redis_lua.SUBMIT)
-        self._skip = client.register_script(redis_lua.SKIP)
-        self._stats = client.register_script(redis_lua.STATS)
-
-    @guarded
-    async def enqueue(self, request: ReviewRequest) -> bool:
-        out = _result(await self._enqueue(
-            keys=self._keys,
-            args=[request.item_id, request.model_dump_json(), repr(float(request.priority))],
-        ))
-        return bool(int(out[0]))
-
-    @guarded
-    async def lease(self, reviewer: str, ttl_s: float) -> Lease | None:
-        out = _result(await self._lease(keys=self._keys, args=[reviewer, repr(float(ttl_s))]))
-        if out[0] is None:
-            return None
-        item = ReviewRequest.model_validate_json(out[0])
-        return Lease(item=item, reviewer=reviewer, expires_at=float(out[1]))
-
-    @guarded
-    async def heartbeat(self, item_id: str, reviewer: str, ttl_s: float) -> Lease:
-        out = _result(await self._heartbeat(
-            keys=self._keys, args=[item_id, reviewer, repr(float(ttl_s))]
-        ))
-        item = ReviewRequest.model_validate_json(out[0])
-        return Lease(item=item, reviewer=reviewer, expires_at=float(out[1]))
-
-    @guarded
-    async def submit_label(self, item_id: str, reviewer: str, label: str) -> LabelResult:
-        item = await self.get(item_id)
-        if item is None:
-            raise NotFound(f"unknown item {item_id!r}")
-        # The event is built here from the stored (immutable) item; the script decides
-        # atomically whether it is the first label, a duplicate, or a conflict.
-        event = LabelEvent(
-            item_id=item_id,
-            label=label,
-            embedding=item.embedding,
-            reviewer=reviewer,
-            reason=item.reason,
-            predicted_label=item.predicted_label,
-            model_version=item.model_version,
-        )
-        out = _result(await self._submit(
-            keys=self._keys, args=[item_id, reviewer, label, event.model_dump_json()]
-        ))
-        stored = LabelEvent.model_validate_json(out[0])
-        return LabelResult(event=stored, duplicate=bool(int(out[1])))
-
-    @guarded
-    async def skip(self, item_id: str, reviewer: str) -> None:
-        _result(await self._skip(keys=self._keys, args=[item_id, reviewer]))
-
-    @guarded
-    async def get(self, item_id: str) -> ReviewRequest | None:
-        raw = await self._client.hget(self._keys[0], item_id)
-        return None if raw is None else ReviewRequest.model_validate_json(raw)
-
-    @guarded
-    async def stats(self) -> QueueStats:
-        out = _result(await self._stats(keys=self._keys, args=[]))
-        return QueueStats(
-            depth=int(out[0]),
-            leased=int(out[1]),
-            labeled=int(out[2]),
-            oldest_age_s=None if out[3] is None else float(out[3]),
-        )
 
 
 class RedisModelRegistry(ModelRegistry):
@@ -296,14 +183,10 @@ class RedisStore(Store):
         self.queue = RedisReviewQueue(self._client, prefix)
         self.models = RedisModelRegistry(self._client, prefix)
         self.kv = RedisKeyValue(self._client, prefix)
-        # Imported here: redis_security imports `guarded` from this module.
-        from services.common.store.redis_security import RedisKeyRegistry, RedisRateLimiter
-
         self.keys = RedisKeyRegistry(self._client, prefix)
         self.limits = RedisRateLimiter(self._client, prefix)
 
-        from services.common.store.redis_lineage import RedisLineage  # it imports `guarded`
-
+        self.audit = RedisAuditLog(self._client, prefix)
         self.lineage = RedisLineage(self._client, prefix, lineage_max_items, lineage_max_age_s)
 
     @property

@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 
 from services.common.schemas import Prediction
 from services.common.store.lineage import LabelFact, Lineage
-from services.common.store.redis import guarded
+from services.common.store.redis_guard import guarded
 
 # KEYS[1]: the index zset (key -> time written). ARGV: max_items, ttl_ms, now_s, then key/value
 # pairs. Entries expire by TTL; the index is trimmed by count (deleting the evicted keys) and by

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from services.common.auth.keys import KeyRecord
 from services.common.errors import Conflict, NotFound
-from services.common.store.redis import guarded
+from services.common.store.redis_guard import guarded
 from services.common.store.security import KeyRegistry, RateLimiter
 
 # KEYS[1] bucket; ARGV rate, burst, cost. Returns "0" when allowed, else seconds to wait.

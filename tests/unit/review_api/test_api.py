@@ -4,137 +4,204 @@ import asyncio
 
 import pytest
 
-from services.common.schemas import LabelEvent, Reason, ReviewRequest
+from services.common.schemas import LabelAction, LabelSource
 from services.review_api.service import build_review_api
-from services.review_api.settings import ReviewSettings
 from tests.helpers import eventually
 from tests.unit.conftest import drain
-
-ALICE = {"X-Reviewer": "alice"}
-BOB = {"X-Reviewer": "bob"}
-
-
-def request(item_id: str, priority: float, reason: Reason = Reason.UNCERTAINTY) -> ReviewRequest:
-    return ReviewRequest(item_id=item_id, text=f"text of {item_id}", embedding=[0.1, 0.2],
-                         priority=priority, reason=reason, predicted_label="a")
-
-
-@pytest.fixture
-def settings() -> ReviewSettings:
-    return ReviewSettings(lease_ttl_s=60, label_set=["sports", "space"], stats_interval_s=0.05)
-
-
-@pytest.fixture
-async def review(settings, bus, store, topics, running):
-    async with running(build_review_api(settings, bus, store)) as r:
-        await bus.publish_many(
-            topics.review_requests,
-            [("low", request("low", 0.2)), ("high", request("high", 0.9)),
-             ("mid", request("mid", 0.5, Reason.AUDIT))],
-        )
-        for _ in range(100):
-            if (await store.queue.stats()).depth == 3:
-                break
-            await asyncio.sleep(0.02)
-        yield r
-
-
-async def labels_published(bus, topics) -> list[LabelEvent]:
-    return [LabelEvent.model_validate_json(v) for v in await drain(bus, topics.labels)]
+from tests.unit.review_api.conftest import (
+    ADMIN,
+    ALICE,
+    BOB,
+    HeaderRoles,
+    label,
+    labels_published,
+    lease,
+    request,
+)
 
 
 async def test_next_leases_the_most_uncertain_item_first(review):
-    got = [(await review.client.get("/v1/review/next", headers=ALICE)).json()["item_id"]
-           for _ in range(3)]
-    assert got == ["high", "mid", "low"]
-    assert (await review.client.get("/v1/review/next", headers=ALICE)).status_code == 204
+    got = [await lease(review, who) for who in (ALICE, ALICE, BOB)]
+    assert [g["item_id"] for g in got] == ["high", "mid", "low"]
+    assert len({g["lease_id"] for g in got}) == 3
+    first = got[0]
+    assert first["expires_at"] > 0 and first["reason"] == "uncertainty"
+    assert first["confidence"] == 0.6 and first["votes_needed"] == 1
+    assert (await review.client.post("/v1/review/next", headers=BOB)).status_code == 204
 
 
 async def test_label_publishes_an_event_with_the_embedding(review, bus, topics):
-    item = (await review.client.get("/v1/review/next", headers=ALICE)).json()
-    assert item["lease_expires_at"] > 0
-    resp = await review.client.post(f"/v1/review/{item['item_id']}/label",
-                                    json={"label": "space"}, headers=ALICE)
-    assert resp.status_code == 200 and resp.json()["duplicate"] is False
+    item = await lease(review)
+    resp = await label(review, item, "space")
+    body = resp.json()
+    assert resp.status_code == 200 and body["duplicate"] is False
+    assert body["status"] == "published" and body["published_event_id"] == body["event_id"]
     (event,) = await labels_published(bus, topics)
     assert (event.item_id, event.label, event.reviewer) == ("high", "space", "alice")
-    assert event.embedding == [0.1, 0.2]
+    assert event.embedding == [0.1, 0.2] and event.source is LabelSource.REVIEWER
 
 
-async def test_label_is_idempotent(review):
-    await review.client.get("/v1/review/next", headers=ALICE)
-    first = await review.client.post("/v1/review/high/label", json={"label": "space"},
-                                     headers=ALICE)
-    again = await review.client.post("/v1/review/high/label", json={"label": "space"},
-                                     headers=ALICE)
+async def test_the_same_label_twice_counts_once(review):
+    item = await lease(review)
+    first = await label(review, item, "space")
+    again = await label(review, item, " Space ")  # normalised to the same label
     assert again.status_code == 200 and again.json()["duplicate"] is True
     assert again.json()["event_id"] == first.json()["event_id"]
-    stats = (await review.client.get("/v1/review/stats")).json()
-    assert stats["labeled"] == 1
+    assert (await review.client.get("/v1/review/stats", headers=ALICE)).json()["labeled"] == 1
+    other = await label(review, item, "sports")
+    assert other.status_code == 409 and "already used" in other.json()["detail"]
+    listing = (await review.client.get("/v1/labels", headers=ALICE)).json()
+    assert {x["label"]: x["count"] for x in listing["labels"]}["space"] == 1
 
 
-async def test_unknown_item_is_404(review):
+async def test_lease_errors_have_reasons(review):
     for path in ("label", "skip", "heartbeat"):
         body = {"label": "space"} if path == "label" else None
-        resp = await review.client.post(f"/v1/review/nope/{path}", json=body, headers=ALICE)
+        resp = await review.client.post(f"/v1/review/leases/abc123/{path}", json=body,
+                                        headers=ALICE)
         assert resp.status_code == 404, path
-        assert "unknown item" in resp.json()["detail"]
+        assert "unknown lease" in resp.json()["detail"]
+    item = await lease(review)
+    foreign = await label(review, item, "space", who=BOB)
+    assert foreign.status_code == 403 and "another reviewer" in foreign.json()["detail"]
+    bad = await review.client.post("/v1/review/leases/not-hex!/skip", headers=ALICE)
+    assert bad.status_code == 422
 
 
-async def test_labeling_an_item_leased_to_someone_else_is_409(review):
-    await review.client.get("/v1/review/next", headers=ALICE)
-    resp = await review.client.post("/v1/review/high/label", json={"label": "space"},
-                                    headers=BOB)
-    assert resp.status_code == 409
-    assert "not leased to reviewer 'bob'" in resp.json()["detail"]
-
-
-async def test_labeling_an_item_never_leased_is_409(review):
-    resp = await review.client.post("/v1/review/low/label", json={"label": "space"},
-                                    headers=ALICE)
-    assert resp.status_code == 409
-
-
-async def test_unknown_label_is_422_when_the_label_set_is_fixed(review, bus, topics):
-    await review.client.get("/v1/review/next", headers=ALICE)
-    resp = await review.client.post("/v1/review/high/label", json={"label": "cooking"},
-                                    headers=ALICE)
+async def test_fixed_label_set_is_normalised_and_unknown_labels_are_422(review, bus, topics):
+    item = await lease(review)
+    resp = await label(review, item, "cooking")
     assert resp.status_code == 422
-    assert "unknown label 'cooking'" in resp.json()["detail"]
+    detail = resp.json()["detail"]
+    assert "unknown label 'cooking'" in detail and "'space'" in detail and "'Politics'" in detail
     assert await labels_published(bus, topics) == []
+    ok = await label(review, item, "  POLITICS ")
+    assert ok.status_code == 200 and ok.json()["label"] == "Politics"
+
+
+async def test_open_mode_new_labels_need_admin(settings, bus, store, topics, running):
+    from tests.unit.review_api.conftest import start
+
+    settings.label_set = None
+    r = await start(running, settings, bus, store, topics, [request("a", 0.9), request("b", 0.1)])
+    try:
+        item = await lease(r)
+        refused = await label(r, item, "Sports ")
+        assert refused.status_code == 422 and "admin" in refused.json()["detail"]
+        admin_item = await lease(r, ADMIN)
+        created = await label(r, admin_item, "Sports ", who=ADMIN)
+        assert created.json()["label"] == "sports"  # trimmed and case-folded
+        assert (await label(r, item, "SPORTS")).json()["label"] == "sports"
+    finally:
+        await r.__aexit__()
 
 
 @pytest.mark.parametrize("body", [{}, {"label": ""}, {"label": 3}, {"label": "a", "x": 1}])
 async def test_malformed_label_body_is_422(review, body):
-    await review.client.get("/v1/review/next", headers=ALICE)
-    resp = await review.client.post("/v1/review/high/label", json=body, headers=ALICE)
+    item = await lease(review)
+    resp = await review.client.post(f"/v1/review/leases/{item['lease_id']}/label", json=body,
+                                    headers=ALICE)
     assert resp.status_code == 422
 
 
 async def test_without_keys_the_reviewer_is_named_by_the_dev_header_or_dev(review):
     # Auth off (dev mode): X-Reviewer names the caller; with keys, the key's owner does
     # (tests/unit/security/test_owasp.py).
-    lease = (await review.client.get("/v1/review/next")).json()
-    resp = await review.client.post(f"/v1/review/{lease['item_id']}/label",
-                                    json={"label": "space"}, headers=ALICE)
-    assert resp.status_code == 409  # leased to "dev", not to alice
-    resp = await review.client.post(f"/v1/review/{lease['item_id']}/label",
-                                    json={"label": "space"})
+    leased = (await review.client.post("/v1/review/next")).json()
+    url = f"/v1/review/leases/{leased['lease_id']}/label"
+    resp = await review.client.post(url, json={"label": "space"}, headers=ALICE)
+    assert resp.status_code == 403  # leased to "dev", not to alice
+    resp = await review.client.post(url, json={"label": "space"})
     assert resp.status_code == 200
 
 
+async def test_lease_cap_stops_one_client_leasing_the_queue(review):
+    got = [(await lease(review))["lease_id"] for _ in range(5)]
+    assert len(set(got)) == 2  # the cap: the third call hands back the oldest own lease
+    assert (await lease(review, BOB))["item_id"] == "low"
+
+
 async def test_skip_returns_the_item_but_not_to_the_same_reviewer(review):
-    await review.client.get("/v1/review/next", headers=ALICE)
-    assert (await review.client.post("/v1/review/high/skip", headers=ALICE)).status_code == 204
-    assert (await review.client.get("/v1/review/next", headers=ALICE)).json()["item_id"] == "mid"
-    assert (await review.client.get("/v1/review/next", headers=BOB)).json()["item_id"] == "high"
+    item = await lease(review)
+    skip = await review.client.post(f"/v1/review/leases/{item['lease_id']}/skip", headers=ALICE)
+    assert skip.status_code == 204
+    assert (await lease(review))["item_id"] == "mid"
+    assert (await lease(review, BOB))["item_id"] == "high"
+    again = await review.client.post(f"/v1/review/leases/{item['lease_id']}/skip", headers=ALICE)
+    assert again.status_code == 409
+
+
+async def test_undo_retracts_and_gives_the_item_back(review, bus, topics):
+    item = await lease(review)
+    first = (await label(review, item, "space")).json()
+    undo = await review.client.post(f"/v1/review/labels/{first['event_id']}/undo",
+                                    headers=ALICE)
+    assert undo.status_code == 200, undo.text
+    back = undo.json()["item"]
+    assert back["item_id"] == "high" and back["lease_id"] != item["lease_id"]
+    relabel = (await label(review, back, "sports")).json()
+    events = await labels_published(bus, topics)
+    assert [(e.action, e.label) for e in events] == [
+        (LabelAction.LABEL, "space"), (LabelAction.RETRACT, "space"),
+        (LabelAction.LABEL, "sports")]
+    assert events[1].retracts == first["event_id"] and events[2].event_id == relabel["event_id"]
+    twice = await review.client.post(f"/v1/review/labels/{first['event_id']}/undo",
+                                     headers=ALICE)
+    assert twice.status_code == 404 and "already corrected or undone" in twice.json()["detail"]
+    counts = {x["label"]: x["count"] for x in
+              (await review.client.get("/v1/labels", headers=ALICE)).json()["labels"]}
+    assert counts["space"] == 0 and counts["sports"] == 1
+
+
+async def test_corrections_window_and_roles(settings, bus, store, topics, running):
+    from tests.unit.review_api.conftest import start
+
+    settings.correction_window_s = 0.2
+    r = await start(running, settings, bus, store, topics, [request("a", 0.9), request("b", 0.5)])
+    try:
+        item = await lease(r)
+        event_id = (await label(r, item, "space")).json()["event_id"]
+        foreign = await r.client.put(f"/v1/review/labels/{event_id}", json={"label": "sports"},
+                                     headers=BOB)
+        assert foreign.status_code == 403 and "own reviewer" in foreign.json()["detail"]
+        own = await r.client.put(f"/v1/review/labels/{event_id}", json={"label": "sports"},
+                                 headers=ALICE)
+        assert own.status_code == 200
+        new_id = own.json()["published_event_id"]
+        await asyncio.sleep(0.3)
+        late = await r.client.put(f"/v1/review/labels/{new_id}", json={"label": "space"},
+                                  headers=ALICE)
+        assert late.status_code == 403 and "window" in late.json()["detail"]
+        admin = await r.client.put(f"/v1/review/labels/{new_id}", json={"label": "Politics"},
+                                   headers=ADMIN)
+        assert admin.status_code == 200
+        events = await labels_published(bus, topics)
+        assert [(e.label, e.retracts, e.source) for e in events] == [
+            ("space", None, LabelSource.REVIEWER), ("sports", event_id, LabelSource.REVIEWER),
+            ("Politics", new_id, LabelSource.ADMIN)]
+    finally:
+        await r.__aexit__()
+
+
+async def test_expired_lease_returns_the_item(settings, bus, store, running):
+    settings.lease_ttl_s = 0.1
+    service = build_review_api(settings, bus, store)
+    service.app.state.authenticator = HeaderRoles()
+    async with running(service) as r:
+        await store.queue.enqueue(request("x", 0.5))
+        item = await lease(r)
+        assert (await r.client.post("/v1/review/next", headers=BOB)).status_code == 204
+        await asyncio.sleep(0.15)
+        assert (await lease(r, BOB))["item_id"] == "x"
+        late = await label(r, item, "space")
+        assert late.status_code == 409 and "expired" in late.json()["detail"]
 
 
 async def test_stats_and_metrics(review):
-    await review.client.get("/v1/review/next", headers=ALICE)
-    stats = (await review.client.get("/v1/review/stats")).json()
+    await lease(review)
+    stats = (await review.client.get("/v1/review/stats", headers=ALICE)).json()
     assert stats["depth"] == 2 and stats["leased"] == 1 and stats["labeled"] == 0
-    assert stats["oldest_age_s"] >= 0
+    assert stats["reviewer"] == "alice" and stats["mine_today"] == 0
 
     async def depth_exported() -> bool:  # the gauge is refreshed by a periodic job
         return "alstream_review_queue_depth 2.0" in (await review.client.get("/metrics")).text
@@ -143,18 +210,6 @@ async def test_stats_and_metrics(review):
     text = (await review.client.get("/metrics")).text
     assert 'alstream_review_enqueued_total{reason="audit"} 1.0' in text
     assert "alstream_review_leases_total 1.0" in text
-
-
-async def test_expired_lease_returns_the_item(settings, bus, store, topics, running):
-    settings.lease_ttl_s = 0.1
-    async with running(build_review_api(settings, bus, store)) as r:
-        await store.queue.enqueue(request("x", 0.5))
-        assert (await r.client.get("/v1/review/next", headers=ALICE)).json()["item_id"] == "x"
-        assert (await r.client.get("/v1/review/next", headers=BOB)).status_code == 204
-        await asyncio.sleep(0.15)
-        assert (await r.client.get("/v1/review/next", headers=BOB)).json()["item_id"] == "x"
-        late = await r.client.post("/v1/review/x/label", json={"label": "space"}, headers=ALICE)
-        assert late.status_code == 409
 
 
 async def test_malformed_review_request_goes_to_dead_letter(review, bus, topics, store):

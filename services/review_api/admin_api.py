@@ -1,0 +1,97 @@
+"""The governed label set, the audit trail and reviewer statistics."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
+
+from services.common.auth import Principal, Role, require
+from services.common.labels import LabelListing
+from services.common.schemas import (
+    LabelAction,
+    LabelEvent,
+    LabelName,
+    LabelSource,
+    Reason,
+    new_id,
+)
+from services.common.store import AuditRecord
+from services.review_api.api import D
+from services.review_api.reviewers import ReviewersOut
+
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+# Apps read the label set too (POST /v1/feedback takes the same labels).
+Reader = Annotated[Principal, Depends(require(Role.REVIEWER, Role.APP))]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Newest records to return")]
+
+
+class LabelChangeIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    op: Literal["rename", "merge", "retire"]
+    label: LabelName = Field(description="The label to change")
+    into: LabelName | None = Field(default=None, description="New name (rename) or target "
+                                   "label (merge)")
+
+
+class LabelChangeOut(BaseModel):
+    event_id: str = Field(description="The label_set event published on the labels topic")
+    op: str
+    label: str
+    into: str | None
+    labels: LabelListing
+
+
+class AuditOut(BaseModel):
+    records: list[AuditRecord]
+
+
+def admin_router() -> APIRouter:
+    r = APIRouter(prefix="/v1")
+
+    @r.get("/labels", response_model=LabelListing, tags=["labels"])
+    async def labels(d: D, _: Reader) -> LabelListing:
+        return await d.governance.listing()
+
+    @r.post("/labels/changes", response_model=LabelChangeOut, tags=["labels"],
+            responses={409: {"description": "Rename onto an existing label"}})
+    async def change(body: LabelChangeIn, d: D, who: Admin) -> LabelChangeOut:
+        change = await d.governance.change(body.op, body.label, body.into)
+        change_id = new_id()
+        # On the labels topic, in log order with the labels: the trainer relabels its
+        # statistics exactly where the change happened.
+        event = LabelEvent(
+            event_id=change_id, item_id=f"label-set:{change_id}", label=change.label,
+            embedding=[], reviewer=who.name, reason=Reason.UNCERTAINTY,
+            action=LabelAction.LABEL_SET, source=LabelSource.ADMIN, change=change)
+        await d.flow.publish(event)
+        d.metrics.label_set_changes.labels(change.op).inc()
+        await d.flow.audit(who, "label_set", event_id=change_id, label=change.label,
+                           detail={"op": change.op, "into": change.into})
+        return LabelChangeOut(event_id=change_id, op=change.op, label=change.label,
+                              into=change.into, labels=await d.governance.listing())
+
+    @r.get("/audit/items/{item_id:path}", response_model=AuditOut, tags=["audit"])
+    async def audit_item(item_id: Annotated[str, Path(min_length=1, max_length=256)], d: D,
+                         _: Admin, limit: Limit = 100) -> AuditOut:
+        return AuditOut(records=await d.store.audit.by_item(item_id, limit))
+
+    @r.get("/audit/reviewers/{name}", response_model=AuditOut, tags=["audit"])
+    async def audit_reviewer(name: Annotated[str, Path(min_length=1, max_length=128)], d: D,
+                             _: Admin, limit: Limit = 100) -> AuditOut:
+        return AuditOut(records=await d.store.audit.by_actor(name, limit))
+
+    @r.get("/review/reviewers", response_model=ReviewersOut, tags=["review"])
+    async def reviewers(d: D, _: Admin) -> ReviewersOut:
+        n_labels = len(await d.governance.known())
+        out = await d.flow.reviewers.report(n_labels)
+        for info in out.reviewers:
+            d.metrics.reviewer_reliability.labels(info.reviewer).set(info.reliability)
+            if info.kappa is not None:
+                d.metrics.reviewer_kappa.labels(info.reviewer).set(info.kappa)
+        if out.fleiss_kappa is not None:
+            d.metrics.fleiss_kappa.set(out.fleiss_kappa)
+        return out
+
+    return r
