@@ -168,7 +168,7 @@ async def serve(
 
 def run_main(name: str, settings: CommonSettings, build: Builder) -> None:
     """Entry point of one service process: settings are read by the caller, at the edge."""
-    setup_logging(name, settings.log_level)
+    setup_logging(name, settings.log_level, settings.log_format, settings.instance_id)
     settings.warn_if_insecure()
     bus = make_bus(settings)
     store = make_store(settings)

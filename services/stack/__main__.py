@@ -14,7 +14,7 @@ from services.trainer.settings import TrainerSettings
 
 def main() -> None:
     settings = StackSettings()
-    setup_logging("stack", settings.log_level)
+    setup_logging("stack", settings.log_level, settings.log_format, settings.instance_id)
     stack = build_stack(settings, IngestSettings(), ScorerSettings(), ReviewSettings(),
                         TrainerSettings())
 
