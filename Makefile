@@ -29,7 +29,7 @@ data: $(STAMP) ## Fetch 20 Newsgroups and Reuters R8 into .cache/data (never com
 run: $(STAMP) ## Start the embedded stack (all services, one process, no Kafka/Redis)
 	$(PY) -m services.stack
 
-test: $(STAMP) data ## Run the whole suite: unit, contract, integration, end to end
+test: $(STAMP) data ops-tools ## Run the whole suite: unit, contract, integration, end to end
 	$(PY) -m pytest -q -ra --timeout=600 --durations=15
 
 test-unit: $(STAMP) ## Fast unit tests only (no Kafka, Redis or model-heavy tests)
@@ -57,7 +57,15 @@ bench: $(STAMP) data ## Scorer benchmarks; writes docs/benchmarks.{md,json}
 eval: $(STAMP) data ## Selection-strategy evaluation; writes docs/evaluation.md and plots
 	bash scripts/eval.sh
 
+images: ## Lint the Dockerfile; build the CPU and GPU images where a Docker engine exists
+	bash scripts/images.sh
+
+ops-tools: ## checkov in its own venv (.venv-ops; its pins clash with the project's)
+	test -x .venv-ops/bin/checkov || ($(PYTHON) -m venv .venv-ops && \
+		.venv-ops/bin/pip install --quiet checkov==3.3.30)
+
 clean: ## Remove caches and run state (keeps the venv)
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help venv data run test test-unit test-integration test-e2e lint up down bench eval clean
+.PHONY: help venv data run test test-unit test-integration test-e2e lint up down bench eval images \
+	ops-tools clean
