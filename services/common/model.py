@@ -34,21 +34,30 @@ class OnlineClassifier:
     """Learns one ``(embedding, label)`` at a time; predicts class probabilities.
 
     ``prior_strength`` (lda): pseudo-observations shrinking the covariance towards isotropic.
+    ``half_life`` (lda): forgetting of the class means, in units of ``t`` (None: off).
     ``learning_rate`` and ``l2`` (softmax): AdaGrad's base rate and the L2 penalty.
+
+    Records are learned with a ``weight`` in (0, 1] and a ``t`` (the record's sequence number in
+    the labels log; by default a counter of learn calls). ``unlearn_one`` with the same
+    arguments forgets a record exactly (lda). Label-set changes (rename, merge, retire) rewrite
+    the statistics; afterwards ``resolve`` maps an old name to the class that now holds its
+    records (None when retired), so a later correction of an old record finds it.
     """
 
     def __init__(self, learning_rate: float = 0.5, l2: float = 1e-5, kind: Kind = "lda",
-                 prior_strength: float = 200.0) -> None:
+                 prior_strength: float = 200.0, half_life: float | None = None) -> None:
         if kind not in ("lda", "softmax"):
             raise ValueError(f"unknown model kind {kind!r}; expected 'lda' or 'softmax'")
         self.learning_rate = learning_rate
         self.l2 = l2
         self.kind = kind
         self.prior_strength = prior_strength
+        self.half_life = half_life
         self._learner: StreamingLDA | SoftmaxRegression = (
-            StreamingLDA(prior_strength) if kind == "lda"
+            StreamingLDA(prior_strength, half_life=half_life) if kind == "lda"
             else SoftmaxRegression(learning_rate, l2)
         )
+        self._aliases: dict[str, str | None] = {}  # old name -> current class (None: retired)
 
     @property
     def classes(self) -> list[str]:
@@ -63,8 +72,58 @@ class OnlineClassifier:
         rows = self._learner.rows
         return dict(zip(rows.labels, rows.counts, strict=True))
 
-    def learn_one(self, x: Vector, y: str) -> None:
-        self._learner.learn(np.asarray(x, dtype=np.float64).ravel(), y)
+    def resolve(self, label: str) -> str | None:
+        """The class that holds records learned as ``label`` (after renames and merges)."""
+        seen: set[str] = set()
+        current: str | None = label
+        while current is not None and current in self._aliases and current not in seen:
+            seen.add(current)
+            current = self._aliases[current]
+        return current
+
+    def learn_one(self, x: Vector, y: str, weight: float = 1.0, t: float | None = None) -> float:
+        """Learn one record; returns the ``t`` used, which ``unlearn_one`` needs back."""
+        target = self.resolve(y)
+        if target is None:  # a retired label used again starts afresh
+            self._aliases.pop(y, None)
+            target = y
+        return self._learner.learn(np.asarray(x, dtype=np.float64).ravel(), target, weight, t)
+
+    def unlearn_one(self, x: Vector, y: str, weight: float = 1.0, t: float | None = None) -> bool:
+        """Forget a record learned with these arguments; False if its class was retired."""
+        target = self.resolve(y)
+        if target is None or target not in self._learner.rows.index:
+            return False
+        self._learner.unlearn(np.asarray(x, dtype=np.float64).ravel(), target, weight, t)
+        return True
+
+    def rename_class(self, old: str, new: str) -> None:
+        """Rename; when ``new`` is a live class, merge into it. ``new`` becomes a live name
+        again even if it was renamed away earlier."""
+        self._aliases.pop(new, None)
+        self._relabel(old, new)
+
+    def merge_classes(self, src: str, dst: str) -> None:
+        """Move src's records into the class that holds ``dst``'s records."""
+        target = self.resolve(dst)
+        if target is None or target not in self._learner.rows.index:
+            raise KeyError(f"unknown class {dst!r}")
+        self._relabel(src, target)
+
+    def _relabel(self, old: str, new: str) -> None:
+        source = self.resolve(old)
+        if source is None or source not in self._learner.rows.index:
+            raise KeyError(f"unknown class {old!r}")
+        if source != new:
+            self._learner.rename(source, new)
+            self._aliases[source] = new
+
+    def retire_class(self, label: str) -> None:
+        source = self.resolve(label)
+        if source is None or source not in self._learner.rows.index:
+            raise KeyError(f"unknown class {label!r}")
+        self._learner.retire(source)
+        self._aliases[source] = None
 
     def predict_proba_one(self, x: Vector) -> dict[str, float]:
         """Class probabilities summing to 1; empty until a label was learned."""
@@ -98,7 +157,8 @@ class OnlineClassifier:
 
     def __repr__(self) -> str:
         if self.kind == "lda":
-            return f"OnlineClassifier(kind='lda', prior_strength={self.prior_strength})"
+            return (f"OnlineClassifier(kind='lda', prior_strength={self.prior_strength}, "
+                    f"half_life={self.half_life})")
         return (f"OnlineClassifier(kind='softmax', learning_rate={self.learning_rate}, "
                 f"l2={self.l2})")
 

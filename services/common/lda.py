@@ -1,0 +1,246 @@
+"""Streaming LDA on exact weighted sufficient statistics: learn, forget, relabel.
+
+Linear discriminant analysis kept up to date one label at a time (Hayes & Kanan, "Lifelong
+machine learning with deep streaming LDA", 2020): class means plus one shared within-class
+scatter, regularized by ``prior_strength`` pseudo-observations of isotropic variance, so with
+few labels it behaves like a nearest-class-mean rule and with many like full LDA.
+
+Why sufficient statistics: every quantity is a sum over the learned records, so
+
+- the model does not depend on the order labels came in (beyond the calibration below);
+- ``unlearn`` is the exact inverse of ``learn`` (a reviewer's correction or undo is forgotten
+  exactly: learning A, B, C and unlearning B gives the statistics of learning A, C);
+- renaming, merging and retiring a class rewrite the statistics, no retraining: merging adds
+  the between-class term n_s n_d / (n_s + n_d) (mu_s - mu_d)(mu_s - mu_d)' to the scatter,
+  which is exactly what learning src's records under dst's name would have given.
+
+The inverse of the regularized scatter is kept by Sherman-Morrison rank-one updates (O(d^2) per
+label, refreshed by a full inversion every ``refresh_every`` updates to wash out rounding).
+
+Forgetting (``half_life``, in units of ``t``, by default the learn-call counter; the trainer
+passes the record's sequence number in the labels log): the class means are weighted by
+2^((t_i - t_latest) / half_life), so under drift recent labels decide where a class sits, while
+the shared scatter (how classes vary, which drifts slowly and needs many labels) stays exact.
+Weights are kept relative to a reference ``t`` that is moved forward when they grow large, so
+they never overflow; unlearning uses the record's own ``t`` and stays exact.
+
+Calibration: raw LDA posteriors in 384 dimensions are badly over-confident; an inverse
+temperature is fitted online on each label's log-loss *before* the label is learned. That step
+depends on the order of the records (as any online fit does) and is not undone by ``unlearn``;
+a replay of the labels log in log order reproduces it exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from services.common.rows import Rows, softmax
+
+_REBASE = 40.0  # move the decay reference when weights reach e^40, long before overflow
+
+
+class StreamingLDA:
+    def __init__(self, prior_strength: float = 200.0, temperature_lr: float = 0.5,
+                 initial_beta: float = 1.0, refresh_every: int = 500,
+                 half_life: float | None = None) -> None:
+        if half_life is not None and half_life <= 0:
+            raise ValueError("half_life must be positive (or None for no forgetting)")
+        self.prior_strength = prior_strength
+        self.temperature_lr = temperature_lr
+        self.initial_beta = initial_beta
+        self.refresh_every = refresh_every
+        self.half_life = half_life
+        self.rows = Rows()
+        self._dim = 0
+        self._sums: np.ndarray = np.zeros((0, 0))  # per class: sum of w x
+        self._weights: np.ndarray = np.zeros(0)  # per class: sum of w
+        self._dsums: np.ndarray = np.zeros((0, 0))  # per class: sum of w d(t) x (forgetting)
+        self._dweights: np.ndarray = np.zeros(0)  # per class: sum of w d(t)
+        self._t_ref = 0.0
+        self._clock = 0.0  # default t: number of learn calls
+        self._scatter: np.ndarray = np.zeros((0, 0))  # prior + within-class scatter: A
+        self._inverse: np.ndarray = np.zeros((0, 0))  # A^-1
+        self._n = 0.0  # total weight behind the scatter
+        self._since_refresh = 0
+        self._log_beta = float(np.log(initial_beta))  # log inverse temperature
+        self._g2 = 0.0
+        self._linear: tuple[np.ndarray, np.ndarray] | None = None
+
+    # -- prediction -------------------------------------------------------------------------
+
+    def _init(self, dim: int) -> None:
+        self._dim = dim
+        # Prior: prior_strength observations of variance 1/dim per axis (unit-norm inputs).
+        prior = self.prior_strength / dim
+        self._sums = np.zeros((0, dim))
+        self._dsums = np.zeros((0, dim))
+        self._scatter = np.eye(dim) * prior
+        self._inverse = np.eye(dim) / prior
+
+    def means(self) -> np.ndarray:
+        """The class means used for prediction (recency-weighted when forgetting is on)."""
+        exact = self._sums / self._weights[:, None]
+        if self.half_life is None:
+            return exact
+        # A class whose records all decayed to ~0 falls back to its exact mean.
+        eps = 1e-12
+        out: np.ndarray = (self._dsums + eps * exact) / (self._dweights + eps)[:, None]
+        return out
+
+    def logits(self, X: np.ndarray) -> np.ndarray:
+        if self._linear is None:
+            # Discriminant g_c(x) = mu_c' P x - mu_c' P mu_c / 2, P = (n + k) A^-1.
+            means = self.means()
+            W = (self._n + self.prior_strength) * (means @ self._inverse)
+            self._linear = (W, -0.5 * np.einsum("ij,ij->i", W, means))
+        W, b = self._linear
+        out: np.ndarray = X @ W.T + b
+        return out
+
+    def proba(self, X: np.ndarray) -> np.ndarray:
+        return softmax(np.exp(self._log_beta) * self.logits(X))
+
+    def _fit_temperature(self, x: np.ndarray, y: int) -> None:
+        z = self.logits(x[None])[0]
+        beta = np.exp(self._log_beta)
+        p = softmax(beta * z)
+        grad = beta * (float(p @ z) - z[y])  # d log-loss / d log(beta)
+        self._g2 += grad * grad
+        self._log_beta -= self.temperature_lr * grad / np.sqrt(self._g2 + 1e-8)
+        self._log_beta = float(np.clip(self._log_beta, -7.0, 2.3))
+
+    # -- learning and forgetting ------------------------------------------------------------
+
+    def _decay(self, t: float) -> float:
+        """Weight factor of a record at ``t`` relative to the reference (1 without forgetting)."""
+        if self.half_life is None:
+            return 1.0
+        exponent = (t - self._t_ref) * math.log(2.0) / self.half_life
+        if exponent > _REBASE:  # move the reference to t: rescale every decayed sum
+            scale = math.exp(-exponent)
+            self._dsums *= scale
+            self._dweights *= scale
+            self._t_ref = t
+            exponent = 0.0
+        return math.exp(exponent)
+
+    def _rank_one(self, v: np.ndarray, a: float) -> None:
+        """A += a v v' and its inverse by Sherman-Morrison (a < 0 down-dates)."""
+        self._scatter += a * np.outer(v, v)
+        u = self._inverse @ v
+        self._inverse -= a * np.outer(u, u) / (1.0 + a * float(v @ u))
+        self._since_refresh += 1
+        if self._since_refresh >= self.refresh_every:  # wash out rounding drift
+            self._inverse = np.linalg.inv(self._scatter)
+            self._since_refresh = 0
+
+    def learn(self, x: np.ndarray, y: str, weight: float = 1.0, t: float | None = None) -> float:
+        """Learn one record; returns the ``t`` used (pass it to ``unlearn`` to forget it)."""
+        if self._dim == 0:
+            self._init(x.size)
+        elif x.size != self._dim:
+            raise ValueError(f"expected {self._dim} features, got {x.size}")
+        if weight <= 0:
+            raise ValueError("weight must be positive")
+        t = self._clock if t is None else float(t)
+        self._clock += 1.0
+        if len(self.rows.labels) >= 2 and y in self.rows.index:
+            self._fit_temperature(x, self.rows.index[y])
+        if self.rows.add(y):
+            self._sums = np.vstack([self._sums, np.zeros(self._dim)])
+            self._dsums = np.vstack([self._dsums, np.zeros(self._dim)])
+            self._weights = np.append(self._weights, 0.0)
+            self._dweights = np.append(self._dweights, 0.0)
+        c = self.rows.index[y]
+        n = self._weights[c]
+        if n > 0:  # weighted Welford: the scatter grows by w n / (n + w) (x - mu)(x - mu)'
+            self._rank_one(x - self._sums[c] / n, weight * n / (n + weight))
+        d = self._decay(t)
+        self._sums[c] += weight * x
+        self._weights[c] += weight
+        self._dsums[c] += weight * d * x
+        self._dweights[c] += weight * d
+        self.rows.counts[c] += 1
+        self._n += weight
+        self._linear = None
+        return t
+
+    def unlearn(self, x: np.ndarray, y: str, weight: float = 1.0, t: float | None = None) -> None:
+        """Forget one record learned with the same x, y, weight and t, exactly."""
+        if y not in self.rows.index:
+            raise KeyError(f"unknown class {y!r}")
+        if self.half_life is not None and t is None:
+            raise ValueError("with forgetting on, unlearn needs the t the record was learned at")
+        c = self.rows.index[y]
+        if self.rows.counts[c] <= 1:  # its last record: a one-record class adds no scatter
+            self._drop(c)
+        else:
+            n = self._weights[c]
+            rest = n - weight
+            if rest <= 0:
+                raise ValueError(f"class {y!r} holds less weight than the record to forget")
+            # Inverse of the Welford step: the scatter shrinks by w n / (n - w) (x - mu)(x - mu)'.
+            self._rank_one(x - self._sums[c] / n, -weight * n / rest)
+            d = self._decay(self._clock if t is None else float(t))
+            self._sums[c] -= weight * x
+            self._weights[c] = rest
+            self._dsums[c] -= weight * d * x
+            self._dweights[c] = max(self._dweights[c] - weight * d, 0.0)
+            self.rows.counts[c] -= 1
+        self._n -= weight
+        self._linear = None
+
+    def _drop(self, c: int) -> None:
+        self._sums = np.delete(self._sums, c, axis=0)
+        self._dsums = np.delete(self._dsums, c, axis=0)
+        self._weights = np.delete(self._weights, c)
+        self._dweights = np.delete(self._dweights, c)
+        self.rows.remove(self.rows.labels[c])
+
+    # -- label-set changes ------------------------------------------------------------------
+
+    def rename(self, old: str, new: str) -> None:
+        if new in self.rows.index:
+            self.merge(old, new)
+        else:
+            self.rows.rename(old, new)
+            self._linear = None
+
+    def merge(self, src: str, dst: str) -> None:
+        """Move src's records into dst, as if they had been learned under dst's name."""
+        if src == dst:
+            return
+        s, d = self.rows.index[src], self.rows.index[dst]
+        ns, nd = self._weights[s], self._weights[d]
+        between = self._sums[s] / ns - self._sums[d] / nd
+        self._rank_one(between, ns * nd / (ns + nd))
+        self._sums[d] += self._sums[s]
+        self._weights[d] += ns
+        self._dsums[d] += self._dsums[s]
+        self._dweights[d] += self._dweights[s]
+        self.rows.counts[d] += self.rows.counts[s]
+        self._drop(s)
+        self._linear = None
+
+    def retire(self, label: str) -> None:
+        """Stop predicting ``label``. Its records' within-class variation stays in the scatter
+        (still valid evidence of how classes vary), so the other classes are unaffected."""
+        c = self.rows.index[label]
+        self._drop(c)
+        self._linear = None
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, object]:
+        # Artifacts carry one d x d matrix: the inverse, so a loaded model predicts exactly as
+        # the one saved; the scatter, only needed for the periodic refresh, is rebuilt from it.
+        state = dict(self.__dict__)
+        state["_scatter"] = None
+        state["_linear"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._scatter = np.linalg.inv(self._inverse) if self._dim else np.zeros((0, 0))
