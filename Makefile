@@ -60,9 +60,14 @@ eval: $(STAMP) data ## Selection-strategy evaluation; writes docs/evaluation.md 
 images: ## Lint the Dockerfile; build the CPU and GPU images where a Docker engine exists
 	bash scripts/images.sh
 
-ops-tools: ## checkov in its own venv (.venv-ops; its pins clash with the project's)
+ops-tools: ## checkov in .venv-ops (its pins clash with ours); promtool from Debian if root
 	test -x .venv-ops/bin/checkov || ($(PYTHON) -m venv .venv-ops && \
 		.venv-ops/bin/pip install --quiet checkov==3.3.30)
+	command -v promtool >/dev/null || [ "$$(id -u)" != 0 ] || \
+		(apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 || \
+		 (apt-get update -q >/dev/null && \
+		  apt-get install -y -q --no-install-recommends prometheus >/dev/null)) || \
+		echo "promtool not installed: tests/deploy/test_alert_rules.py will skip"
 
 clean: ## Remove caches and run state (keeps the venv)
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
