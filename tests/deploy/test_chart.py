@@ -142,10 +142,10 @@ def test_secrets_come_from_the_chart_or_an_existing_secret(rendered: dict) -> No
     scorer_env = _env(_container(by_kind(rendered["default"], "Deployment")["rel-alstream-scorer"]))
     assert scorer_env["ALSTREAM_SIGNING_KEY"]["secretKeyRef"] == {
         "name": "rel-alstream-secrets", "key": "signing-key"}
-    # Least privilege: only the scorer and trainer get the signing key.
-    ingest_env = _env(_container(by_kind(rendered["default"], "Deployment")["rel-alstream-ingest"]))
-    assert "ALSTREAM_SIGNING_KEY" not in ingest_env
-    assert "ALSTREAM_BOOTSTRAP_ADMIN_KEY" in ingest_env
+    # Every service gets both: a process on Kafka/Redis refuses to start without a real key.
+    for deploy in by_kind(rendered["default"], "Deployment").values():
+        env = _env(_container(deploy))
+        assert {"ALSTREAM_SIGNING_KEY", "ALSTREAM_BOOTSTRAP_ADMIN_KEY"} <= set(env)
 
     docs = rendered["values-existing-secrets"]
     assert not by_kind(docs, "Secret")
@@ -166,6 +166,7 @@ def test_secrets_come_from_the_chart_or_an_existing_secret(rendered: dict) -> No
      "secrets.signingKey is a placeholder"),
     ({"secrets": {"signingKey": "0123456789abcdef"}}, "shorter than 32 characters"),
     ({"secrets": {"adminApiKey": "changeme"}}, "secrets.adminApiKey is a placeholder"),
+    ({"secrets": {"adminApiKey": "a1b2c3d4e5f6"}}, "secrets.adminApiKey is shorter than 32"),
     ({"kafka": {"securityProtocol": "SASL_SSL", "sasl": {"mechanism": "PLAIN"}}},
      "set kafka.sasl.password"),
     ({"kafka": {"securityProtocol": "SASL_SSL",

@@ -28,8 +28,7 @@ SKIPPED = {
     # image.pullPolicy can be set to Always.
     "CKV_K8S_15": "pullPolicy IfNotPresent is the default; configurable",
     # The services read every setting, secrets included, from ALSTREAM_* environment variables
-    # (pydantic-settings); the values come from secretKeyRef, never from the ConfigMap, and only
-    # the containers that need a key get it (the signing key: scorer and trainer).
+    # (pydantic-settings); the values come from secretKeyRef, never from the ConfigMap.
     "CKV_K8S_35": "settings are read from env vars (secretKeyRef), not files",
 }
 

@@ -14,8 +14,13 @@ every rendered manifest's first template (configmap.yaml), so `helm template` fa
 {{- fail "secrets.signingKey is shorter than 32 characters: use openssl rand -hex 32" -}}
 {{- end -}}
 {{- end -}}
-{{- if and $s.adminApiKey (include "alstream.isPlaceholder" $s.adminApiKey) -}}
-{{- fail "secrets.adminApiKey is a placeholder: set a random key (openssl rand -hex 24), leave it empty to have one generated, or use secrets.existingSecret" -}}
+{{- if $s.adminApiKey -}}
+{{- if include "alstream.isPlaceholder" $s.adminApiKey -}}
+{{- fail "secrets.adminApiKey is a placeholder: set a random key of at least 32 characters (openssl rand -hex 32), leave it empty to have one generated, or use secrets.existingSecret" -}}
+{{- end -}}
+{{- if lt (len $s.adminApiKey) 32 -}}
+{{- fail "secrets.adminApiKey is shorter than 32 characters: use openssl rand -hex 32" -}}
+{{- end -}}
 {{- end -}}
 {{- if hasPrefix "SASL" .Values.kafka.securityProtocol -}}
 {{- if not .Values.kafka.sasl.password -}}
