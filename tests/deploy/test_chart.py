@@ -157,6 +157,14 @@ def test_secrets_come_from_the_chart_or_an_existing_secret(rendered: dict) -> No
     (config,) = by_kind(docs, "ConfigMap").values()
     assert "ALSTREAM_REDIS_URL" not in config["data"]  # credentials never in a ConfigMap
     assert config["data"]["ALSTREAM_MODEL_PATH"] == "/models/all-MiniLM-L6-v2"
+    assert config["data"]["ALSTREAM_KAFKA_SSL_CERTFILE"] == "/etc/alstream/kafka-client/tls.crt"
+    pod = by_kind(docs, "Deployment")["rel-alstream-scorer"]["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["kafka-client"]["secret"]["secretName"] == "alstream-kafka-client"
+    assert volumes["model"]["persistentVolumeClaim"]["claimName"] == "alstream-models"
+    mounts = {m["name"]: m for m in _container(
+        by_kind(docs, "Deployment")["rel-alstream-scorer"])["volumeMounts"]}
+    assert mounts["model"] == {"name": "model", "mountPath": "/models", "readOnly": True}
 
 
 @pytest.mark.parametrize(("values", "message"), [
