@@ -106,7 +106,7 @@ PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
                                    f"(increase(alstream_dead_letters_total[{R}]))"),
         ("handler errors {{group}}", "sum by (group) "
                                      f"(increase(alstream_consumer_errors_total[{R}]))"),
-        ("offset resets {{group}}", "sum by (group) "
+        ("offset resets {{topic}}", "sum by (topic) "
                                     f"(increase(alstream_kafka_offset_resets_total[{R}]))"),
     ], "Messages sent to the dead-letter topic, handler failures, offset resets."),
     ("Promotion gate decisions", "short", [
