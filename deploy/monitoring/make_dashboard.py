@@ -70,6 +70,12 @@ PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
                                        "(increase(alstream_review_labels_total[1h]))"),
         ("reviewer throughput (labels/h)", "max(alstream_selection_reviewer_throughput) * 3600"),
     ], "Labels submitted in the last hour, per reviewer and per routing reason."),
+    ("Reviewer agreement", "short", [
+        ("Fleiss' kappa, all reviewers", "max(alstream_review_fleiss_kappa)"),
+        ("reliability {{reviewer}}", "max by (reviewer) (alstream_review_reviewer_reliability)"),
+        ("corrections/h {{action}}", "sum by (action) "
+                                     "(increase(alstream_review_corrections_total[1h]))"),
+    ], "Agreement between reviewers on multi-annotated items, and corrections or undos."),
     ("Label budget against query rate", "percentunit", [
         ("budget (configured)", "max(alstream_selection_budget_configured)"),
         ("budget (now, pressure-scaled)", "max(alstream_selection_budget)"),

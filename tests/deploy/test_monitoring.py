@@ -41,7 +41,10 @@ PENDING = {
     "alstream_gate_decisions_total": "lifecycle engineer ({decision})",
     "alstream_model_pinned": "lifecycle engineer (gauge)",
     "alstream_kafka_offset_resets_total": "Kafka engineer",
-    "alstream_review_reviewer_labels_total": "review API: labels counter with {reviewer}",
+    "alstream_review_reviewer_labels_total": "reviewer-experience engineer ({reviewer})",
+    "alstream_review_fleiss_kappa": "reviewer-experience engineer",
+    "alstream_review_reviewer_reliability": "reviewer-experience engineer ({reviewer})",
+    "alstream_review_corrections_total": "reviewer-experience engineer ({action})",
 }
 
 
