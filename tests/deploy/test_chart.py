@@ -250,3 +250,19 @@ def test_values_are_documented_with_params() -> None:
         return any(".".join(parts[:i]) in documented for i in range(1, len(parts) + 1))
 
     assert [k for k in leaves(values) if not covered(k)] == []
+
+
+def test_a_disabled_service_renders_nothing_and_is_not_tested() -> None:
+    docs = documents(render({"ingest": {"enabled": False}}))
+    names = {d["metadata"]["name"] for d in docs}
+    assert not {n for n in names if n.startswith("rel-alstream-ingest")}
+    (pod,) = [d for d in docs if d["kind"] == "Pod"]
+    assert not [a for a in pod["spec"]["containers"][0]["command"] if "ingest" in a]
+
+
+def test_generated_keys_are_random_and_long() -> None:
+    first, second = (by_kind(documents(render()), "Secret")["rel-alstream-secrets"]["data"]
+                     for _ in range(2))
+    for key in ("signing-key", "admin-api-key"):
+        assert len(base64.b64decode(first[key])) >= 32
+        assert first[key] != second[key]  # offline there is no live Secret to keep
