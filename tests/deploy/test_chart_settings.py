@@ -24,6 +24,7 @@ KNOWN = {f"ALSTREAM_{name.upper()}" for cls in SETTINGS.values() for name in cls
 PENDING = {
     "ALSTREAM_MIN_INSYNC_REPLICAS": "Kafka engineer",
     "ALSTREAM_BOOTSTRAP_ADMIN_KEY": "security engineer",
+    "ALSTREAM_SCORER_URL": "reviewer-experience engineer (review API)",
 }
 
 
