@@ -207,6 +207,8 @@ def test_monitoring_objects_only_behind_their_flags(rendered: dict) -> None:
     docs = rendered["values-monitoring"]
     (monitor,) = by_kind(docs, "ServiceMonitor").values()
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    assert monitor["spec"]["endpoints"][0]["authorization"]["credentials"] == {
+        "name": "alstream-metrics-key", "key": "api-key"}
     (rule,) = by_kind(docs, "PrometheusRule").values()
     urls = [r["annotations"]["runbook_url"] for g in rule["spec"]["groups"] for r in g["rules"]]
     assert urls and all(u.startswith("https://runbooks.example.org/alstream/OPERATIONS.md#")

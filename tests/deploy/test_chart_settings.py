@@ -25,6 +25,7 @@ PENDING = {
     "ALSTREAM_MIN_INSYNC_REPLICAS": "Kafka engineer",
     "ALSTREAM_BOOTSTRAP_ADMIN_KEY": "security engineer",
     "ALSTREAM_SCORER_URL": "reviewer-experience engineer (review API)",
+    "ALSTREAM_METRICS_AUTH": "security engineer",
 }
 
 
