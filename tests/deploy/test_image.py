@@ -9,6 +9,8 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,29 @@ def test_a_baked_export_loads_without_writing(tmp_path: Path, monkeypatch) -> No
     before = sorted(p.name for p in target.iterdir())
     assert onnx_export.ensure_artifact(model, tmp_path / "onnx") == target / onnx_export.ARTIFACT
     assert sorted(p.name for p in target.iterdir()) == before
+
+
+def test_the_wheel_the_image_installs_carries_every_non_python_file(tmp_path: Path) -> None:
+    """The image runs the installed package, not the source tree: files the services serve
+    (the reviewer page's static assets) must be package data, or pods would 404 on them."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / "services", src / "services",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    probe = src / "services" / "review_api" / "static" / "probe.html"
+    probe.parent.mkdir(parents=True, exist_ok=True)
+    probe.write_text("<p>served by the review API</p>")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", ".",
+         "-w", str(tmp_path / "dist")], cwd=src, capture_output=True, text=True, timeout=300,
+        check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("alstream-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        packaged = set(zf.namelist())
+    wanted = {str(p.relative_to(src)) for p in (src / "services").rglob("*")
+              if p.is_file() and p.suffix not in {".py", ".pyc"}}
+    assert "services/review_api/static/probe.html" in wanted
+    assert wanted - packaged == set()
