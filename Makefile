@@ -57,6 +57,9 @@ bench: $(STAMP) data ## Scorer benchmarks; writes docs/benchmarks.{md,json}
 eval: $(STAMP) data ## Selection-strategy evaluation; writes docs/evaluation.md and plots
 	bash scripts/eval.sh
 
+ops-check: $(STAMP) ops-tools ## Chart, images, alerts and dashboard checks only (tests/deploy)
+	$(PY) -m pytest -q -ra tests/deploy
+
 images: ## Lint the Dockerfile; build the CPU and GPU images where a Docker engine exists
 	bash scripts/images.sh
 
@@ -73,4 +76,4 @@ clean: ## Remove caches and run state (keeps the venv)
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: help venv data run test test-unit test-integration test-e2e lint up down bench eval images \
-	ops-tools clean
+	ops-tools ops-check clean
