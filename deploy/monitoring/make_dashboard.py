@@ -86,8 +86,9 @@ PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
     ("Model version per replica", "none", [
         ("scorer {{instance}}", "alstream_scorer_model_version"),
         ("trainer published", "max(alstream_trainer_model_version)"),
+        ("to serve (promoted or pinned)", "max(alstream_trainer_serving_version)"),
         ("pinned", "max(alstream_model_pinned)"),
-    ], "Version each scorer serves; a line below the trainer's is a stale replica."),
+    ], "Version each scorer serves; a replica off the 'to serve' line is stale."),
     ("Model freshness", "s", [
         ("p50", "histogram_quantile(0.5, sum by (le) "
                 f"(rate(alstream_model_freshness_seconds_bucket[{R}])))"),
