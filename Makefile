@@ -16,7 +16,7 @@ help: ## Show this help
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# torch first, pinned: the CPU wheel on disk; a bare "torch" would pull GBs of CUDA.
+	# torch first, pinned (PyPI's build; it runs on the CPU, docs/production.md has its cost).
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[$(EXTRA),dev]"
 	touch $(STAMP)
@@ -29,13 +29,16 @@ data: $(STAMP) ## Fetch 20 Newsgroups and Reuters R8 into .cache/data (never com
 run: $(STAMP) ## Start the embedded stack (all services, one process, no Kafka/Redis)
 	$(PY) -m services.stack
 
-test: $(STAMP) data ops-tools ## Run the whole suite: unit, contract, integration, end to end
+kafka: ## Fetch the Apache Kafka broker jars (Maven Central) into .cache/kafka
+	bash scripts/kafka.sh fetch
+
+test: $(STAMP) data kafka ops-tools ## Run the whole suite: unit, contract, integration, end to end
 	$(PY) -m pytest -q -ra --timeout=600 --durations=15
 
 test-unit: $(STAMP) ## Fast unit tests only (no Kafka, Redis or model-heavy tests)
 	$(PY) -m pytest -q -ra tests/unit tests/contract -m "not integration and not e2e"
 
-test-integration: $(STAMP) data ## Integration tests against real Kafka (noida-db) and Redis
+test-integration: $(STAMP) data kafka ## Integration tests against real Kafka (KRaft) and Redis
 	$(PY) -m pytest -q -ra -m integration
 
 test-e2e: $(STAMP) data ## End-to-end tests on the embedded stack with the real model
@@ -45,7 +48,7 @@ lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check services tests
 	$(VENV)/bin/mypy
 
-up: $(STAMP) ## Start the production-like stack: noida-db, Redis, one process per service
+up: $(STAMP) kafka ## Start the production-like stack: Kafka, Redis, one process per service
 	bash scripts/stack_up.sh
 
 down: ## Stop what `make up` started
@@ -75,5 +78,5 @@ ops-tools: ## checkov in .venv-ops (its pins clash with ours); promtool from Deb
 clean: ## Remove caches and run state (keeps the venv)
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help venv data run test test-unit test-integration test-e2e lint up down bench eval images \
-	ops-tools ops-check clean
+.PHONY: help venv data kafka run test test-unit test-integration test-e2e lint up down bench eval \
+	images ops-tools ops-check clean

@@ -6,7 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUN=.run/stack
-NOIDA=${NOIDA:-.venv/bin/noida-db}
 PREFIX=${ALSTREAM_REDIS_PREFIX:-"alstream-stack:"}
 
 pids=()
@@ -29,8 +28,8 @@ for pid in "${pids[@]}"; do
 done
 rm -f "$RUN"/pids/*.pid "$RUN/ports"
 
-if [ -d "$RUN/noida" ]; then
-  "$NOIDA" down --data-dir "$RUN/noida" 2>&1 | grep -v GLIBC || true
+if [ -d "$RUN/kafka" ]; then
+  bash scripts/kafka.sh down "$RUN/kafka"
 fi
 if [ -f "$RUN/redis/redis.pid" ]; then  # only a Redis that `make up` started itself
   kill -TERM "$(cat "$RUN/redis/redis.pid")" 2>/dev/null || true

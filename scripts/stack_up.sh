@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make up`: a production-like stack on loopback. noida-db as the Kafka broker, Redis, and every
+# `make up`: a production-like stack on loopback. A single-node Apache Kafka (KRaft), Redis, and every
 # service as its own process (two scorers in one consumer group). State, logs and pid files go
 # under .run/stack (ignored). Stop it with `make down`; `make up` again resumes on the same data.
 #
@@ -9,7 +9,6 @@ cd "$(dirname "$0")/.."
 
 RUN=.run/stack
 PY=${PY:-.venv/bin/python}
-NOIDA=${NOIDA:-.venv/bin/noida-db}
 KAFKA_PORT=${KAFKA_PORT:-19092}
 REDIS_HOST=${REDIS_HOST:-127.0.0.1}
 REDIS_PORT=${REDIS_PORT:-6379}
@@ -17,7 +16,7 @@ INGEST_PORT=${INGEST_PORT:-8001}
 SCORER_PORTS=${SCORER_PORTS:-"8002 8012"}
 REVIEW_PORT=${REVIEW_PORT:-8003}
 TRAINER_PORT=${TRAINER_PORT:-8004}
-mkdir -p "$RUN/logs" "$RUN/pids" "$RUN/noida"
+mkdir -p "$RUN/logs" "$RUN/pids" "$RUN/kafka"
 
 if ls "$RUN"/pids/*.pid >/dev/null 2>&1; then
   for f in "$RUN"/pids/*.pid; do
@@ -29,19 +28,13 @@ if ls "$RUN"/pids/*.pid >/dev/null 2>&1; then
   rm -f "$RUN"/pids/*.pid
 fi
 
-# Kafka: noida-db with only its Kafka service, data kept under .run/stack/noida.
-# (noida-db prints a harmless GLIBC warning on some hosts; it is filtered out.)
-if ! out=$("$NOIDA" up --data-dir "$RUN/noida" --only kafka --kafka-port "$KAFKA_PORT" 2>&1); then
-  echo "$out" | grep -v GLIBC >&2
-  echo "noida-db did not start (is port $KAFKA_PORT taken? set KAFKA_PORT)" >&2
+# Kafka: one KRaft node (broker + controller) with its data under .run/stack/kafka; the same
+# helper the tests use (tests/fixtures/kafka.py). It returns once a metadata request answers.
+if ! bash scripts/kafka.sh up "$RUN/kafka" "$KAFKA_PORT"; then
+  echo "Kafka did not start (is port $KAFKA_PORT or $((KAFKA_PORT + 1)) taken? set KAFKA_PORT);" \
+       "see $RUN/kafka/node-1/server.log" >&2
   exit 1
 fi
-for _ in $(seq 100); do
-  (echo > "/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null && break
-  sleep 0.1
-done
-(echo > "/dev/tcp/127.0.0.1/$KAFKA_PORT") 2>/dev/null \
-  || { echo "noida-db did not open port $KAFKA_PORT; see $RUN/noida/noida.log" >&2; exit 1; }
 
 # Redis: use the one on REDIS_PORT, start a throwaway one if nothing answers.
 if ! redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping >/dev/null 2>&1; then
@@ -57,11 +50,9 @@ redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" ping >/dev/null \
 
 export ALSTREAM_BUS=kafka ALSTREAM_STORE=redis
 export ALSTREAM_KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
-# noida-db's group coordinator mishandles crashed members: coordinate through Redis leases.
-export ALSTREAM_KAFKA_ASSIGNMENT=${ALSTREAM_KAFKA_ASSIGNMENT:-leases}
-# noida-db answers an empty fetch at once instead of holding it: without a pause between
-# fetches every idle consumer spins a core (docs/production.md).
-export ALSTREAM_KAFKA_IDLE_BACKOFF_MS=${ALSTREAM_KAFKA_IDLE_BACKOFF_MS:-100}
+# One broker: topics cannot have more replicas than brokers (production defaults are 3 and 2).
+export ALSTREAM_REPLICATION_FACTOR=${ALSTREAM_REPLICATION_FACTOR:-1}
+export ALSTREAM_MIN_INSYNC_REPLICAS=${ALSTREAM_MIN_INSYNC_REPLICAS:-1}
 export ALSTREAM_REDIS_URL=${ALSTREAM_REDIS_URL:-"redis://$REDIS_HOST:$REDIS_PORT/0"}
 export ALSTREAM_REDIS_PREFIX=${ALSTREAM_REDIS_PREFIX:-"alstream-stack:"}
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1
@@ -102,7 +93,7 @@ done <"$RUN/ports"
 
 echo
 echo "alstream stack is up (logs: $RUN/logs, pids: $RUN/pids)"
-echo "  kafka (noida-db)  127.0.0.1:$KAFKA_PORT   data: $RUN/noida"
+echo "  kafka (KRaft)     127.0.0.1:$KAFKA_PORT   data: $RUN/kafka (pid $(cat "$RUN/kafka/node-1/kafka.pid"))"
 echo "  redis             $ALSTREAM_REDIS_URL  prefix: $ALSTREAM_REDIS_PREFIX"
 while read -r name port; do
   printf "  %-16s  http://127.0.0.1:%s   (pid %s)\n" "$name" "$port" "$(cat "$RUN/pids/$name.pid")"

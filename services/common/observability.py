@@ -36,6 +36,11 @@ class Metrics:
         self.dead_letters = self.counter(
             "dead_letters_total", "Messages sent to the dead-letter topic", ["topic", "group"]
         )
+        # Positions that the broker no longer had (retention, truncation) and that moved; each
+        # one is also logged at WARNING (services/common/bus/kafka_group.py).
+        self.offset_resets = self.counter(
+            "kafka_offset_resets_total", "Consumer positions moved because the log no longer "
+            "had them", ["topic", "partition"])
         self.consumer_errors = self.counter(
             "consumer_errors_total", "Handler failures before a retry or dead-letter", ["group"]
         )

@@ -37,24 +37,22 @@ class CommonSettings(BaseSettings):
     kafka_ssl_certfile: str | None = None
     kafka_ssl_keyfile: str | None = None
     topic_prefix: str = "alstream."
+    # Partitions of the work topics (documents, predictions, review requests, dead letters):
+    # the most consumers of one group that can work in parallel. The labels topic and the model
+    # announcements always get one partition (Topics.partitions: one total order to replay).
     partitions: int = Field(default=6, ge=1)
-    replication_factor: int = Field(default=1, ge=1)
+    # Topics are created with these; the defaults suit a production cluster of 3 brokers (a
+    # write acknowledged by 2 replicas survives losing any one broker). A single-broker dev or
+    # test setup must set both to 1 explicitly.
+    replication_factor: int = Field(default=3, ge=1)
+    min_insync_replicas: int = Field(default=2, ge=1)
     # How fast the group notices a dead member (kill -9) and hands its partitions on.
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
     kafka_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
-    # Who decides which member of a consumer group reads which partition: Kafka's group
-    # protocol ("group", right for a real Kafka cluster), or partition leases in Redis
-    # ("leases"; for brokers whose group coordinator mishandles crashed members, like noida-db).
-    kafka_assignment: Literal["group", "leases"] = "group"
-    kafka_lease_ttl_ms: int = Field(default=6_000, ge=500)
     # aiokafka retries some calls (offset commit, committed-offset lookup, leaving a group)
     # for as long as the coordinator answers "retriable"; we stop waiting after this long and
     # treat the call as failed, so a sick coordinator can never hang a service.
     kafka_call_timeout_s: float = Field(default=15.0, gt=0)
-    # A Kafka broker holds an empty fetch for fetch.max.wait.ms; brokers that answer at once
-    # (noida-db) make every idle consumer spin a core. > 0 pauses an idle consumer's
-    # partitions between short fetches, for this long. Off (0) for a real Kafka cluster.
-    kafka_idle_backoff_ms: int = Field(default=0, ge=0)
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "alstream:"

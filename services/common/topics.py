@@ -33,6 +33,12 @@ class Topics:
     def dead_letter(self) -> str:
         return f"{self.prefix}dead-letter"
 
+    def partitions(self, topic: str, default: int) -> int:
+        """Partitions of ``topic``. Labels are the model's log: trainer, scorer replicas and
+        replays must apply them in one order, so one partition; model announcements likewise
+        (a version never overtakes a later one). Everything else: ``default``."""
+        return 1 if topic in (self.labels, self.models) else default
+
     def all(self) -> list[str]:
         return [
             self.documents,

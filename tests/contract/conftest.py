@@ -25,13 +25,9 @@ class BusUnderTest:
     settle_s: float  # how long to watch for records that must not arrive
 
 
-@pytest.fixture(params=[
-    "memory",
-    pytest.param("kafka", marks=pytest.mark.integration),
-    pytest.param("kafka-leases", marks=pytest.mark.integration),
-])
+@pytest.fixture(params=["memory", pytest.param("kafka", marks=pytest.mark.integration)])
 async def bus(request: pytest.FixtureRequest) -> AsyncIterator[BusUnderTest]:
-    """memory; Kafka with the broker's group protocol; Kafka with group leases in Redis."""
+    """The in-process bus, and a real Kafka broker (KRaft, group protocol)."""
     # A fresh topic prefix per test: tests never see each other's records or groups.
     topics = Topics(prefix=f"contract-{uuid.uuid4().hex[:8]}.")
     impl: Bus
@@ -41,16 +37,10 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[BusUnderTest]:
         from services.common.bus.kafka import KafkaBus
 
         broker = request.getfixturevalue("kafka_broker")
-        leases = request.param == "kafka-leases"
         impl = KafkaBus(CommonSettings(
             bus="kafka", kafka_bootstrap=broker.bootstrap, topic_prefix=topics.prefix,
             partitions=PARTITIONS, kafka_session_timeout_ms=6000, kafka_heartbeat_interval_ms=300,
-            kafka_assignment="leases" if leases else "group", kafka_lease_ttl_ms=2000,
-            # The leases variant also runs the idle back-off (on for noida-db), the group one
-            # the default: the contract holds on both fetch paths.
-            kafka_idle_backoff_ms=100 if leases else 0,
-            redis_url=request.getfixturevalue("redis_url") if leases else "redis://unused:1",
-            redis_prefix=request.getfixturevalue("redis_prefix") if leases else "unused:",
+            replication_factor=1, min_insync_replicas=1,  # a single broker
         ))
     await impl.start()
     await impl.ensure_topics(topics)

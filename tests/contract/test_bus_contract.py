@@ -51,7 +51,7 @@ async def test_round_trip_keeps_keys_and_values(bus: BusUnderTest) -> None:
 
 
 async def test_same_key_same_partition_in_order(bus: BusUnderTest) -> None:
-    topic = bus.topics.labels
+    topic = bus.topics.documents
     items = [(k, f"{k}-{i}".encode()) for i in range(25) for k in ("alpha", "beta", "gamma")]
     for key, value in items:
         await bus.bus.publish(topic, value, key=key)
@@ -67,6 +67,21 @@ async def test_same_key_same_partition_in_order(bus: BusUnderTest) -> None:
         assert len({r.partition for r in mine}) == 1, f"{key} spread over partitions"
         mine.sort(key=lambda r: r.offset)
         assert [r.value for r in mine] == [f"{key}-{i}".encode() for i in range(25)]
+
+
+async def test_labels_and_models_are_one_ordered_partition(bus: BusUnderTest) -> None:
+    """The labels topic is the model's log: every reader must see one total order."""
+    for topic in (bus.topics.labels, bus.topics.models):
+        items = [(f"item-{i}", f"{i}".encode()) for i in range(30)]  # 30 different keys
+        await bus.bus.publish_many(topic, items)
+        consumer = bus.bus.consumer([topic], "order")
+        await consumer.start()
+        try:
+            records = await drain(consumer, 30)
+        finally:
+            await consumer.stop()
+        assert {r.partition for r in records} == {0}, topic
+        assert [r.value for r in sorted(records, key=lambda r: r.offset)] == [v for _, v in items]
 
 
 async def test_uncommitted_records_go_to_the_next_member(bus: BusUnderTest) -> None:

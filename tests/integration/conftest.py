@@ -1,4 +1,4 @@
-"""Multi-process stacks for the integration tests (real noida-db broker, real Redis)."""
+"""Multi-process stacks for the integration tests (real Kafka broker, real Redis)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.kafka import NoidaKafka
+from tests.fixtures.kafka import KafkaCluster
 from tests.fixtures.redis import delete_prefix, unique_prefix
 from tests.fixtures.stack import Stack
 
@@ -16,7 +16,9 @@ from tests.fixtures.stack import Stack
 # settings it knows (extra env vars are ignored).
 FAST_ENV = {
     "ALSTREAM_PARTITIONS": "4",
-    "ALSTREAM_KAFKA_LEASE_TTL_MS": "3000",  # a killed consumer's partitions move after 3 s
+    # A killed consumer's partitions move once the group coordinator misses its heartbeats.
+    "ALSTREAM_KAFKA_SESSION_TIMEOUT_MS": "6000",
+    "ALSTREAM_KAFKA_HEARTBEAT_INTERVAL_MS": "1000",
     "ALSTREAM_LEASE_TTL_S": "3",  # review leases
     "ALSTREAM_STATS_INTERVAL_S": "0.5",
     "ALSTREAM_PUBLISH_EVERY_LABELS": "20",
@@ -26,23 +28,24 @@ FAST_ENV = {
 }
 
 
-def make_stack(broker: NoidaKafka, redis_url: str, log_dir: Path, tag: str,
+def make_stack(broker: KafkaCluster, redis_url: str, log_dir: Path, tag: str,
                **extra: str) -> Stack:
     return Stack(
         bootstrap=broker.bootstrap, redis_url=redis_url, redis_prefix=unique_prefix(tag),
         topic_prefix=f"{tag}-{uuid.uuid4().hex[:8]}.", log_dir=log_dir,
+        replication_factor=min(broker.size, 3), min_insync_replicas=min(broker.size, 2),
         extra_env={**FAST_ENV, **extra},
     )
 
 
 @pytest.fixture(scope="session")
-def full_stack(kafka_broker: NoidaKafka, redis_url: str,
+def full_stack(kafka_broker: KafkaCluster, redis_url: str,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """ingest, two scorers, review API and trainer, each its own process, started once."""
     log_dir = tmp_path_factory.mktemp("stack-logs")
     stack = make_stack(kafka_broker, redis_url, log_dir, "it")
     # Two scorers in one consumer group: they split the partitions, and when one is killed
-    # the other takes its partitions over after the lease TTL.
+    # the other takes its partitions over after the session timeout.
     for name, kind in [("ingest-0", "ingest"), ("scorer-0", "scorer"), ("scorer-1", "scorer"),
                        ("review-0", "review_api"), ("trainer-0", "trainer")]:
         stack.add(name, kind)

@@ -75,10 +75,11 @@ class Observer:
             await consumer.stop()
 
 
-def observer_settings(bootstrap: str, topic_prefix: str) -> CommonSettings:
+def observer_settings(bootstrap: str, topic_prefix: str, rf: int = 1) -> CommonSettings:
     # The test's own readers use the broker's group protocol: one member each, never crashed.
     return CommonSettings(bus="kafka", kafka_bootstrap=bootstrap, topic_prefix=topic_prefix,
-                          kafka_assignment="group", instance_id=f"test-{uuid.uuid4().hex[:6]}")
+                          replication_factor=rf, min_insync_replicas=min(rf, 2),
+                          instance_id=f"test-{uuid.uuid4().hex[:6]}")
 
 
 async def inject(bootstrap: str, topic: str, value: bytes, key: bytes | None = None
@@ -91,3 +92,23 @@ async def inject(bootstrap: str, topic: str, value: bytes, key: bytes | None = N
         return meta.partition, meta.offset
     finally:
         await producer.stop()
+
+
+async def group_members(bootstrap: str, group: str) -> tuple[str, list[set[int]]]:
+    """The group's state and, per member, the partitions it was assigned (from the broker)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([group])
+        described = response.to_object()["groups"][0]
+        members = []
+        for m in described["members"]:
+            raw = m["member_assignment"]
+            decoded = ConsumerProtocolMemberAssignment.decode(raw) if raw else None
+            members.append({tp.partition for tp in decoded.partitions()} if decoded else set())
+        return described["state"], members
+    finally:
+        await admin.close()

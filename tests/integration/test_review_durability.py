@@ -16,14 +16,16 @@ import redis
 
 from services.common.bus.kafka import KafkaBus
 from services.common.schemas import Reason, ReviewRequest
-from tests.fixtures.kafka import NoidaKafka
+from tests.fixtures.kafka import KafkaCluster
 from tests.fixtures.redis import RedisServer, delete_prefix
 from tests.fixtures.stack import ServiceProcess, Stack
 from tests.integration.conftest import make_stack
 from tests.integration.helpers import eventually, observer_settings
 
 pytestmark = pytest.mark.integration
-TTL_S = 3.0
+# Review leases must outlive the API's restart: the new process joins the review-requests
+# group only after the coordinator expired the killed member (one 6 s session timeout).
+TTL_S = 12.0
 
 
 def request(i: int) -> ReviewRequest:
@@ -49,8 +51,9 @@ async def stats(client: httpx.AsyncClient, api: ServiceProcess) -> dict:  # type
 
 
 @pytest.fixture
-def review_stack(kafka_broker: NoidaKafka, redis_url: str, tmp_path: Path) -> Iterator[Stack]:
-    stack = make_stack(kafka_broker, redis_url, tmp_path, "review")
+def review_stack(kafka_broker: KafkaCluster, redis_url: str, tmp_path: Path) -> Iterator[Stack]:
+    stack = make_stack(kafka_broker, redis_url, tmp_path, "review",
+                       ALSTREAM_LEASE_TTL_S=str(TTL_S))
     stack.add("review-0", "review_api")
     try:
         yield stack.start_all()
@@ -119,7 +122,7 @@ def aof_redis() -> Iterator[RedisServer]:
 
 
 async def test_redis_crash_loses_no_acknowledged_label(
-    kafka_broker: NoidaKafka, aof_redis: RedisServer, tmp_path: Path
+    kafka_broker: KafkaCluster, aof_redis: RedisServer, tmp_path: Path
 ) -> None:
     """Redis with appendonly + appendfsync always, killed -9 mid-labeling and started again."""
     stack = make_stack(kafka_broker, aof_redis.url, tmp_path, "aof")

@@ -8,6 +8,7 @@ splitting a fresh stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 
@@ -16,11 +17,13 @@ import pytest
 
 from services.common.schemas import DeadLetter, LabelEvent, Prediction, Reason
 from tests.fixtures.stack import Stack
+from tests.integration.conftest import FAST_ENV
 from tests.integration.helpers import (
     CLASSES,
     Observer,
     Reviewer,
     eventually,
+    group_members,
     inject,
     metric,
     observer_settings,
@@ -29,6 +32,21 @@ from tests.integration.helpers import (
 
 pytestmark = pytest.mark.integration
 N_TRAIN, N_TEST = 2000, 300
+SESSION_TIMEOUT_S = int(FAST_ENV["ALSTREAM_KAFKA_SESSION_TIMEOUT_MS"]) / 1000
+
+
+async def survivor_owns_everything(st: Stack) -> float:
+    """When the scorer group has one member holding all its partitions (monotonic time)."""
+    group = f"{st.topic_prefix}scorer"
+    partitions = set(range(int(FAST_ENV["ALSTREAM_PARTITIONS"])))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):  # the coordinator may be mid-rebalance
+            state, members = await group_members(st.bootstrap, group)
+            if state == "Stable" and members == [partitions]:
+                return time.monotonic()
+        await asyncio.sleep(0.2)
+    raise AssertionError("the surviving scorer never took over every partition")
 
 
 async def status(client: httpx.AsyncClient, url: str) -> dict:  # type: ignore[type-arg]
@@ -63,8 +81,12 @@ async def test_stream_with_a_scorer_crash(full_stack: Stack) -> None:
                     return len(seen()) >= 300
                 await eventually(scored_some, 120, what="300 predictions before the crash")
                 scorer.kill9()
-                crashed_with = len(seen())
+                crashed_at, crashed_with = time.monotonic(), len(seen())
+                takeover = asyncio.create_task(survivor_owns_everything(st))
             if start == 1000:
+                # The survivor takes the dead member's partitions once the group coordinator
+                # misses its heartbeats for a session timeout (6 s here), then the restart.
+                takeover_s = await takeover - crashed_at
                 scorer.start()
         await asyncio.to_thread(scorer.wait_healthy)
 
@@ -115,10 +137,13 @@ async def test_stream_with_a_scorer_crash(full_stack: Stack) -> None:
         accuracy /= len(test)
         majority = Counter(label for *_, label in test).most_common(1)[0][1] / len(test)
         print(f"\n{N_TRAIN} docs, {labeled} labels, scorer killed after {crashed_with} "
-              f"predictions, {duplicates} duplicate predictions, model v"
+              f"predictions, survivor took over after {takeover_s:.1f}s (session timeout "
+              f"{SESSION_TIMEOUT_S:g}s), {duplicates} duplicate predictions, model v"
               f"{trainer_status['model_version']}, holdout accuracy {accuracy:.3f} "
               f"(majority {majority:.3f})")
         assert accuracy > majority + 0.3
+        # Expiry after one session timeout; the rest is the rebalance on a loaded machine.
+        assert takeover_s < SESSION_TIMEOUT_S + 15
         ingest_m = (await client.get(f"{st['ingest-0'].url}/metrics")).text
         assert metric(ingest_m, "alstream_ingest_documents_total") == N_TRAIN
 

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel
@@ -41,8 +41,16 @@ def next_offsets(records: Sequence[Record]) -> dict[tuple[str, int], int]:
     return out
 
 
+OffsetResetHook = Callable[[str, int, int, int], None]  # topic, partition, old, new offset
+
+
 class Consumer(ABC):
     """One member of a consumer group."""
+
+    # Called when the broker no longer has the consumer's position and it had to move (Kafka:
+    # retention or truncation); the consumer loop counts it in a metric. The memory bus never
+    # deletes records, so it never calls it.
+    on_offset_reset: OffsetResetHook | None = None
 
     @abstractmethod
     async def start(self) -> None: ...

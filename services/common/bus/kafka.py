@@ -5,10 +5,10 @@
   is on every in-sync replica and the producer's own retries never duplicate a record. A
   producer the broker stopped recognising (e.g. after a broker restart) is replaced and the
   batch sent again: at-least-once, like everything else here.
-- Consumers: which member reads which partition is decided by Kafka's group protocol
-  (``kafka_assignment=group``, kafka_group.py) or by leases in Redis (``leases``,
-  kafka_leased.py + kafka_leases.py; docs/production.md). Group ids are namespaced by the
-  topic prefix.
+- Topics get the replication factor and ``min.insync.replicas`` from settings, so with the
+  defaults (3 and 2) an acknowledged record survives the loss of any one broker.
+- Consumers: Kafka's group protocol decides which member reads which partition
+  (kafka_group.py). Group ids are namespaced by the topic prefix.
 """
 from __future__ import annotations
 
@@ -29,21 +29,18 @@ from aiokafka.errors import (
     UnknownProducerId,
 )
 from pydantic import BaseModel
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from services.common.bus.base import Bus, Consumer, encode_value
 from services.common.bus.kafka_config import client_options, unavailable
 from services.common.bus.kafka_group import KafkaConsumer
-from services.common.bus.kafka_leased import LeasedKafkaConsumer
-from services.common.errors import AlstreamError, BackendUnavailable
+from services.common.errors import AlstreamError
 from services.common.settings import CommonSettings
-from services.common.store.redis import redact
 from services.common.topics import Topics
 
 log = logging.getLogger(__name__)
 
 _TOPIC_ALREADY_EXISTS = 36
+_INVALID_REPLICATION_FACTOR = 38
 # Errors after which an idempotent producer never recovers by itself.
 _PRODUCER_STATE_LOST = (
     OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, InvalidProducerIdMapping,
@@ -56,22 +53,10 @@ class KafkaBus(Bus):
         self.settings = settings
         self._producer: AIOKafkaProducer | None = None
         self._producer_lock = asyncio.Lock()
-        # Lease-based assignment keeps group membership in Redis (see kafka_leases.py). The
-        # client connects lazily: consumers may be created before start().
-        self._redis: Redis | None = None
-        if settings.kafka_assignment == "leases":
-            self._redis = Redis.from_url(settings.redis_url, socket_connect_timeout=5)
 
     async def start(self) -> None:
         if self._producer is not None:
             return
-        if self._redis is not None:
-            try:
-                await self._redis.ping()
-            except RedisError as exc:
-                raise BackendUnavailable(
-                    f"Redis for consumer leases at {redact(self.settings.redis_url)}: {exc}"
-                ) from exc
         self._producer = await self._new_producer()
 
     async def _new_producer(self) -> AIOKafkaProducer:
@@ -99,8 +84,6 @@ class KafkaBus(Bus):
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await producer.stop()  # flushes what is still buffered
-        if self._redis is not None:
-            await self._redis.aclose()
 
     async def ensure_topics(self, topics: Topics) -> None:
         admin = AIOKafkaAdminClient(**client_options(self.settings))
@@ -112,17 +95,28 @@ class KafkaBus(Bus):
         try:
             existing = set(await admin.list_topics())
             missing = [t for t in topics.all() if t not in existing]
+            await _warn_if_not_one_partition(admin, topics, existing)
             if missing:
+                s = self.settings
                 new = [
-                    NewTopic(t, self.settings.partitions, self.settings.replication_factor)
+                    NewTopic(t, topics.partitions(t, s.partitions), s.replication_factor,
+                             topic_configs={"min.insync.replicas": str(s.min_insync_replicas)})
                     for t in missing
                 ]
                 response = await admin.create_topics(new)
                 for topic, code, message in _topic_errors(response):
                     # Another process may have created it between list and create: that's fine.
+                    if code == _INVALID_REPLICATION_FACTOR:
+                        raise AlstreamError(
+                            f"cannot create topic {topic!r} with replication factor "
+                            f"{s.replication_factor}: {message}. A cluster with fewer brokers "
+                            "(a single dev broker) needs ALSTREAM_REPLICATION_FACTOR=1 and "
+                            "ALSTREAM_MIN_INSYNC_REPLICAS=1")
                     if code not in (0, _TOPIC_ALREADY_EXISTS):
                         raise AlstreamError(f"cannot create topic {topic!r}: {code} {message}")
-                log.info("created topics %s with %d partitions", missing, self.settings.partitions)
+                log.info("created topics %s (partitions %d, labels and models 1; replication "
+                         "factor %d, min.insync.replicas %d)", missing, s.partitions,
+                         s.replication_factor, s.min_insync_replicas)
         finally:
             await admin.close()
 
@@ -161,11 +155,22 @@ class KafkaBus(Bus):
         # Groups are namespaced like topics, so deployments sharing a cluster never share a
         # group (and committed offsets) by accident.
         group = f"{self.settings.topic_prefix}{group_id}"
-        if self._redis is not None:
-            return LeasedKafkaConsumer(
-                self.settings, self._redis, list(topics), group, from_beginning
-            )
         return KafkaConsumer(self.settings, list(topics), group, from_beginning)
+
+
+async def _warn_if_not_one_partition(admin: AIOKafkaAdminClient, topics: Topics,
+                                     existing: set[str]) -> None:
+    """Topics created before labels/models had one partition keep their partitions (Kafka
+    cannot shrink them): say so loudly, replay order is not deterministic on them."""
+    ordered = [t for t in (topics.labels, topics.models) if t in existing]
+    if not ordered:
+        return
+    for described in await admin.describe_topics(ordered):
+        n = len(described.get("partitions") or [])
+        if n > 1:
+            log.warning("topic %s has %d partitions; it needs exactly 1 for one order of "
+                        "labels and models (recreate it, or copy it into a 1-partition topic)",
+                        described.get("topic"), n)
 
 
 def _topic_errors(response: Any) -> list[tuple[str, int, str | None]]:

@@ -73,33 +73,10 @@ async def stop_quietly(settings: CommonSettings, consumer: AIOKafkaConsumer, gro
         log.warning("consumer of %s did not stop cleanly: %r", group, exc)
 
 
-_IDLE_FETCH_MS = 20  # one round trip to a broker that answers at once
-
-
-async def fetch(settings: CommonSettings, consumer: AIOKafkaConsumer, timeout_s: float,
-                max_records: int) -> list[Record]:
-    """Records from ``getmany`` for up to ``timeout_s``; with ``kafka_idle_backoff_ms`` set,
-    an idle consumer fetches briefly and keeps its partitions paused in between (settings)."""
-    backoff_s = settings.kafka_idle_backoff_ms / 1000
-    if backoff_s <= 0:
-        return _records(await consumer.getmany(
-            timeout_ms=int(timeout_s * 1000), max_records=max_records))
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        batches = await consumer.getmany(timeout_ms=_IDLE_FETCH_MS, max_records=max_records)
-        remaining = deadline - loop.time()
-        if batches or remaining <= 0:
-            return _records(batches)
-        idle = consumer.assignment() - consumer.paused()
-        consumer.pause(*idle)
-        try:
-            await asyncio.sleep(min(backoff_s, remaining))
-        finally:
-            # A rebalance may have taken partitions away meanwhile (and reset their pause).
-            back = idle & consumer.assignment() & consumer.paused()
-            if back:
-                consumer.resume(*back)
+async def fetch(consumer: AIOKafkaConsumer, timeout_s: float, max_records: int) -> list[Record]:
+    """Records from ``getmany`` for up to ``timeout_s`` (the broker holds an empty fetch)."""
+    return _records(await consumer.getmany(timeout_ms=int(timeout_s * 1000),
+                                           max_records=max_records))
 
 
 def _records(batches: dict[TopicPartition, list[Any]]) -> list[Record]:

@@ -46,11 +46,11 @@ class MemoryBus(Bus):
 
     async def ensure_topics(self, topics: Topics) -> None:
         for name in topics.all():
-            self._topic(name)
+            self._topic(name, topics.partitions(name, self.partitions))
 
-    def _topic(self, name: str) -> list[list[Record]]:
+    def _topic(self, name: str, partitions: int | None = None) -> list[list[Record]]:
         if name not in self._logs:
-            self._logs[name] = [[] for _ in range(self.partitions)]
+            self._logs[name] = [[] for _ in range(partitions or self.partitions)]
         return self._logs[name]
 
     async def publish(self, topic: str, value: BaseModel | bytes, key: str | None = None) -> None:

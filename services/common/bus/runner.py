@@ -55,6 +55,9 @@ class ConsumerLoop(Generic[M]):
     def __post_init__(self) -> None:
         self.stop_event = asyncio.Event()
         self.processed = 0
+        resets = self.metrics.offset_resets
+        self.consumer.on_offset_reset = (
+            lambda topic, partition, _old, _new: resets.labels(topic, str(partition)).inc())
 
     async def run(self) -> None:
         if not await self._start():

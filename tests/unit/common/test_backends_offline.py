@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
+import logging
 
 import pytest
+from aiokafka import TopicPartition
+from aiokafka.errors import IllegalStateError, OffsetOutOfRangeError
 
-from services.common.bus import MemoryBus, Record
+from services.common.bus import MemoryBus
 from services.common.bus.kafka import KafkaBus
-from services.common.bus.kafka_config import bounded, client_options, fetch
+from services.common.bus.kafka_config import bounded, client_options
+from services.common.bus.kafka_group import KafkaConsumer
 from services.common.bus.runner import ConsumerLoop, Item
 from services.common.errors import BackendUnavailable
 from services.common.observability import Metrics
@@ -98,7 +101,10 @@ async def test_consumer_loop_stopped_during_an_outage_ends_without_consuming() -
     loop = ConsumerLoop(bus, consumer, Document, lambda items: None, "dlq", "g", Metrics(),
                         retry_backoff_s=0.01)
     task = asyncio.create_task(loop.run())
-    await asyncio.sleep(0.05)
+    for _ in range(500):  # poll, not a fixed sleep: a loaded CI machine may be slow
+        if consumer.starts >= 2:
+            break
+        await asyncio.sleep(0.01)
     loop.stop()
     await asyncio.wait_for(task, 2)
     assert consumer.starts >= 2
@@ -158,59 +164,72 @@ def test_sasl_settings_are_passed_through() -> None:
     assert "sasl_mechanism" not in client_options(CommonSettings())
 
 
-MESSAGE = SimpleNamespace(topic="t", partition=1, offset=7, key=b"k", value=b"v", timestamp=5)
-RECORD = Record("t", 1, 7, "k", b"v", 5)
+class FakeAioConsumer:
+    """The slice of AIOKafkaConsumer that KafkaConsumer.poll uses; the log is [100, 250)."""
 
-
-class FakeFetcher:
-    """The slice of AIOKafkaConsumer that fetch() uses; records arrive on the 3rd fetch."""
-
-    def __init__(self, assigned: set) -> None:
-        self.assigned, self._paused, self.calls = set(assigned), set(), 0
-        self.paused_while_sleeping: list[set] = []
+    def __init__(self, error: Exception) -> None:
+        self.error: Exception | None = error
+        self.seeks: list[tuple[TopicPartition, int]] = []
 
     async def getmany(self, timeout_ms: int, max_records: int) -> dict:
-        assert not self._paused, "fetched while partitions were paused"
-        self.calls += 1
-        return {"tp": [MESSAGE]} if self.calls == 3 else {}
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        return {}
 
-    def assignment(self) -> set:
-        return set(self.assigned)
+    async def beginning_offsets(self, tps: list) -> dict:
+        return dict.fromkeys(tps, 100)
 
-    def paused(self) -> set:
-        return set(self._paused)
+    async def end_offsets(self, tps: list) -> dict:
+        return dict.fromkeys(tps, 250)
 
-    def pause(self, *tps) -> None:
-        self._paused |= set(tps)
-        self.paused_while_sleeping.append(set(tps))
-
-    def resume(self, *tps) -> None:
-        assert set(tps) <= self.assigned, "resumed a partition we no longer own"
-        self._paused -= set(tps)
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp, offset))
 
 
-async def test_idle_backoff_pauses_between_short_fetches() -> None:
-    consumer = FakeFetcher({"a", "b"})
-    settings = CommonSettings(kafka_idle_backoff_ms=10)
-    assert await fetch(settings, consumer, 5.0, 10) == [RECORD]  # type: ignore[arg-type]
-    assert consumer.calls == 3 and consumer.paused_while_sleeping == [{"a", "b"}] * 2
-    assert consumer.paused() == set()
-    # Off (the default): one plain getmany, nothing paused.
-    plain = FakeFetcher({"a"})
-    assert await fetch(CommonSettings(), plain, 0.01, 10) == []  # type: ignore[arg-type]
-    assert plain.calls == 1 and plain.paused_while_sleeping == []
+@pytest.mark.parametrize(("position", "expected", "counted"), [
+    (40, 100, True),     # retention deleted 40..99: skip only those
+    (900, 250, True),    # beyond the end (truncated log): nothing to re-read, no replay
+    (120, 120, False),   # inside the log again (a leader catching up): same offset, no reset
+])
+async def test_out_of_range_position_moves_to_the_nearest_offset_loudly(
+    position: int, expected: int, counted: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    tp = TopicPartition("alstream.documents", 2)
+    fake = FakeAioConsumer(OffsetOutOfRangeError({tp: position}))
+    consumer = KafkaConsumer(CommonSettings(), [tp.topic], "alstream.scorer", True)
+    consumer._consumer = fake  # type: ignore[assignment]
+    metrics = Metrics()
+    loop = ConsumerLoop(MemoryBus(), consumer, Document, _noop, "dlq", "scorer", metrics)
+    assert loop.consumer.on_offset_reset is not None
+    with caplog.at_level(logging.WARNING):
+        assert await consumer.poll(10, 0.01) == []
+    assert fake.seeks == [(tp, expected)]
+    resets = metrics.offset_resets.labels(tp.topic, "2")._value.get()
+    assert resets == (1 if counted else 0)
+    warning = "\n".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert "alstream.documents[2]" in warning and str(position) in warning
+    assert ("OFFSET RESET" in warning) == counted
+    assert await consumer.poll(10, 0.01) == []  # and it goes on fetching
 
 
-async def test_idle_backoff_never_resumes_a_partition_taken_away_meanwhile() -> None:
-    consumer = FakeFetcher({"a", "b"})
-    original_pause = consumer.pause
+async def _noop(items: list) -> None:
+    return None
 
-    def pause_then_lose_b(*tps) -> None:
-        original_pause(*tps)
-        consumer.assigned.discard("b")  # a rebalance during the pause
-        consumer._paused.discard("b")
 
-    consumer.pause = pause_then_lose_b  # type: ignore[method-assign]
-    settings = CommonSettings(kafka_idle_backoff_ms=10)
-    assert await fetch(settings, consumer, 0.05, 10) in ([], [RECORD])  # type: ignore[arg-type]
-    assert consumer.paused() == set()
+async def test_a_partition_that_moved_away_before_its_reset_does_not_break_poll(
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    tp = TopicPartition("alstream.documents", 0)
+    fake = FakeAioConsumer(OffsetOutOfRangeError({tp: 40}))
+
+    def seek(tp: TopicPartition, offset: int) -> None:
+        raise IllegalStateError(f"{tp} is not assigned")  # a rebalance took it meanwhile
+
+    fake.seek = seek  # type: ignore[method-assign]
+    consumer = KafkaConsumer(CommonSettings(), [tp.topic], "alstream.scorer", True)
+    consumer._consumer = fake  # type: ignore[assignment]
+    with caplog.at_level(logging.WARNING):
+        assert await consumer.poll(10, 0.01) == []
+    assert "could not place" in caplog.text
+    assert await consumer.poll(10, 0.01) == []
