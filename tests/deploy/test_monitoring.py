@@ -41,7 +41,6 @@ PENDING = {
     "alstream_gate_decisions_total": "lifecycle engineer ({decision})",
     "alstream_model_pinned": "lifecycle engineer (gauge)",
     "alstream_trainer_serving_version": "lifecycle engineer (gauge)",
-    "alstream_kafka_offset_resets_total": "Kafka engineer",
     "alstream_review_reviewer_labels_total": "reviewer-experience engineer ({reviewer})",
     "alstream_review_fleiss_kappa": "reviewer-experience engineer",
     "alstream_review_reviewer_reliability": "reviewer-experience engineer ({reviewer})",
