@@ -7,4 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PY:-.venv/bin/python}"
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-exec "$PY" -m services.bench --out docs "$@"
+"$PY" -m services.bench --out docs "$@"
+# Freshness on the multi-process stack (docs/lifecycle.md): adds a section to both files.
+# ~10 minutes; FRESHNESS=0 skips it.
+if [ "${FRESHNESS:-1}" != "0" ]; then
+  "$PY" scripts/freshness_bench.py --out docs
+fi

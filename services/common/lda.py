@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.linalg import blas
 
 from services.common.rows import Rows, softmax
 
@@ -60,13 +61,18 @@ class StreamingLDA:
         self._dweights: np.ndarray = np.zeros(0)  # per class: sum of w d(t)
         self._t_ref = 0.0
         self._clock = 0.0  # default t: number of learn calls
-        self._scatter: np.ndarray = np.zeros((0, 0))  # prior + within-class scatter: A
+        self._scatter: np.ndarray | None = np.zeros((0, 0))  # prior + within-class scatter: A
         self._inverse: np.ndarray = np.zeros((0, 0))  # A^-1
         self._n = 0.0  # total weight behind the scatter
         self._since_refresh = 0
+        self._pending: list[tuple[np.ndarray, float]] = []  # rank-one terms not yet in _scatter
         self._log_beta = float(np.log(initial_beta))  # log inverse temperature
         self._g2 = 0.0
         self._linear: tuple[np.ndarray, np.ndarray] | None = None
+        # means() @ inverse, kept up to date through every update (O(k d) plus one d x d
+        # matvec per label instead of a k x d x d product at each prediction after a label;
+        # replay speed, docs/lifecycle.md). None: recomputed when next needed.
+        self._ma: np.ndarray | None = None
 
     # -- prediction -------------------------------------------------------------------------
 
@@ -93,11 +99,21 @@ class StreamingLDA:
         if self._linear is None:
             # Discriminant g_c(x) = mu_c' P x - mu_c' P mu_c / 2, P = (n + k) A^-1.
             means = self.means()
-            W = (self._n + self.prior_strength) * (means @ self._inverse)
+            W = (self._n + self.prior_strength) * self._mean_inverse()
             self._linear = (W, -0.5 * np.einsum("ij,ij->i", W, means))
         W, b = self._linear
         out: np.ndarray = X @ W.T + b
         return out
+
+    def _mean_inverse(self) -> np.ndarray:
+        if self._ma is None:
+            self._ma = self.means() @ self._inverse
+        return self._ma
+
+    def _refresh_row(self, c: int) -> None:
+        """Class c's mean changed: its row of means() @ inverse (the inverse is symmetric)."""
+        if self._ma is not None:
+            self._ma[c] = self._inverse @ self.means()[c]
 
     def proba(self, X: np.ndarray) -> np.ndarray:
         return softmax(np.exp(self._log_beta) * self.logits(X))
@@ -127,14 +143,37 @@ class StreamingLDA:
         return math.exp(exponent)
 
     def _rank_one(self, v: np.ndarray, a: float) -> None:
-        """A += a v v' and its inverse by Sherman-Morrison (a < 0 down-dates)."""
-        self._scatter += a * np.outer(v, v)
+        """A += a v v' and its inverse by Sherman-Morrison (a < 0 down-dates).
+
+        Why this shape (replay speed, docs/lifecycle.md): the inverse is updated in place by
+        one BLAS rank-one call instead of through np.outer temporaries (a 1.2 MB allocation
+        each at d = 384: 14x slower on a loaded machine), and the scatter, needed only at the
+        periodic refresh, receives its pending rank-one terms then, in one matrix product."""
+        if self._scatter is None:  # loaded from an artifact: rebuilt when first needed
+            self._scatter = np.linalg.inv(self._inverse)
         u = self._inverse @ v
-        self._inverse -= a * np.outer(u, u) / (1.0 + a * float(v @ u))
+        alpha = -a / (1.0 + a * float(v @ u))
+        if self._ma is not None:  # M A^-1 follows the rank-one change of A^-1
+            self._ma += alpha * np.outer(self.means() @ u, u)
+        if self._inverse.flags.c_contiguous:  # symmetric: its transpose is the Fortran view
+            blas.dger(alpha, u, u, a=self._inverse.T, overwrite_a=1)
+        else:
+            self._inverse += alpha * np.outer(u, u)
+        self._pending.append((v, a))
         self._since_refresh += 1
         if self._since_refresh >= self.refresh_every:  # wash out rounding drift
+            self._flush_scatter()
             self._inverse = np.linalg.inv(self._scatter)
             self._since_refresh = 0
+            self._ma = None
+
+    def _flush_scatter(self) -> None:
+        assert self._scatter is not None  # _rank_one rebuilt it before the first pending term
+        if self._pending:
+            V = np.stack([v for v, _ in self._pending])
+            weights = np.array([a for _, a in self._pending])
+            self._scatter += V.T @ (V * weights[:, None])
+            self._pending = []
 
     def learn(self, x: np.ndarray, y: str, weight: float = 1.0, t: float | None = None) -> float:
         """Learn one record; returns the ``t`` used (pass it to ``unlearn`` to forget it)."""
@@ -153,6 +192,8 @@ class StreamingLDA:
             self._dsums = np.vstack([self._dsums, np.zeros(self._dim)])
             self._weights = np.append(self._weights, 0.0)
             self._dweights = np.append(self._dweights, 0.0)
+            if self._ma is not None:
+                self._ma = np.vstack([self._ma, np.zeros(self._dim)])
         c = self.rows.index[y]
         n = self._weights[c]
         if n > 0:  # weighted Welford: the scatter grows by w n / (n + w) (x - mu)(x - mu)'
@@ -164,6 +205,7 @@ class StreamingLDA:
         self._dweights[c] += weight * d
         self.rows.counts[c] += 1
         self._n += weight
+        self._refresh_row(c)
         self._linear = None
         return t
 
@@ -189,10 +231,12 @@ class StreamingLDA:
             self._dsums[c] -= weight * d * x
             self._dweights[c] = max(self._dweights[c] - weight * d, 0.0)
             self.rows.counts[c] -= 1
+            self._refresh_row(c)
         self._n -= weight
         self._linear = None
 
     def _drop(self, c: int) -> None:
+        self._ma = None
         self._sums = np.delete(self._sums, c, axis=0)
         self._dsums = np.delete(self._dsums, c, axis=0)
         self._weights = np.delete(self._weights, c)
@@ -222,6 +266,7 @@ class StreamingLDA:
         self._dweights[d] += self._dweights[s]
         self.rows.counts[d] += self.rows.counts[s]
         self._drop(s)
+        self._ma = None
         self._linear = None
 
     def retire(self, label: str) -> None:
@@ -238,9 +283,14 @@ class StreamingLDA:
         # the one saved; the scatter, only needed for the periodic refresh, is rebuilt from it.
         state = dict(self.__dict__)
         state["_scatter"] = None
-        state["_linear"] = None
+        state["_pending"] = []  # the scatter is rebuilt from the inverse, which has them
+        state["_linear"] = None  # _ma (k x d) stays: a loaded model predicts bit for bit alike
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
-        self._scatter = np.linalg.inv(self._inverse) if self._dim else np.zeros((0, 0))
+        self._pending = []
+        self._ma = state.get("_ma")  # type: ignore[assignment]
+        # Rebuilt from the inverse by the first update (_rank_one), not here: a scorer loading
+        # a version several times a second never needs it.
+        self._scatter = None if self._dim else np.zeros((0, 0))

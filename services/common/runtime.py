@@ -170,6 +170,7 @@ def run_main(name: str, settings: CommonSettings, build: Builder) -> None:
     """Entry point of one service process: settings are read by the caller, at the edge."""
     setup_logging(name, settings.log_level, settings.log_format, settings.instance_id)
     settings.warn_if_insecure()
+    limit_blas(settings.blas_threads)
     bus = make_bus(settings)
     store = make_store(settings)
     service = build(settings, bus, store)
@@ -181,6 +182,18 @@ def run_main(name: str, settings: CommonSettings, build: Builder) -> None:
         serve([(service, settings.http_host, settings.http_port)], bus, store, settings.topics,
               announce)
     )
+
+
+def limit_blas(threads: int | None) -> None:
+    """Cap the BLAS threads of numpy and scipy in this process (None: the libraries' default).
+    Both load their own OpenBLAS, and a library loaded after the cap is not capped: load them
+    first."""
+    if threads is not None:
+        import numpy  # noqa: F401
+        import scipy.linalg  # noqa: F401
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=threads, user_api="blas")
 
 
 def run_or_exit(main: Coroutine[Any, Any, None]) -> None:

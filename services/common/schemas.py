@@ -125,6 +125,12 @@ class LabelEvent(Message):
 
 
 class ModelAnnouncement(Message):
+    """A new version in the registry, and which version every replica must serve now.
+
+    Lifecycle (docs/lifecycle.md): replicas serve ``serving_version`` (None: ``version``); a
+    held candidate is announced with the last promoted version as ``serving_version``.
+    """
+
     version: int
     sha256: str
     signature: str
@@ -132,6 +138,14 @@ class ModelAnnouncement(Message):
     n_labels: int
     metrics: dict[str, float] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow)
+    decision: Literal["promoted", "held", "pinned", "unpinned"] = "promoted"
+    reason: str = ""
+    serving_version: int | None = None
+    pinned: bool = False
+    labels_offsets: dict[str, int] = Field(default_factory=dict)
+    # Acceptance times of the oldest and newest label new in this version (freshness).
+    oldest_label_at: datetime | None = None
+    newest_label_at: datetime | None = None
 
 
 class DeadLetter(Message):

@@ -65,6 +65,19 @@ class CommonSettings(BaseSettings):
     # Optional "label: description" text used for zero-shot prototypes at cold start.
     label_descriptions: dict[str, str] = Field(default_factory=dict)
 
+    # Lineage (GET /v1/documents/{id}): predictions and label facts kept in the store by id,
+    # at most this many of each and for at most this long, because Kafka topics are no index.
+    lineage_max_items: int = Field(default=100_000, ge=1)
+    lineage_max_age_s: float = Field(default=7 * 86400.0, gt=0)
+    # aiokafka fetch.max.wait.ms for consumers that do not set their own (Bus.consumer's
+    # fetch_wait_ms): label and model-announcement consumers use less for freshness.
+    kafka_fetch_max_wait_ms: int = Field(default=500, ge=0)
+
+    # numpy BLAS threads per process. The models' matrices are small (384 x 384): one thread
+    # is fastest, and several per process oversubscribe the cores of a shared machine (the
+    # trainer's update measured 13 labels/s with the default, 4,200/s with 1; lifecycle.md).
+    blas_threads: int | None = Field(default=1, ge=1)
+
     log_level: str = "INFO"
     # "json" for production log shippers (one object per line with service, instance, version
     # and record ids); "text" stays the readable dev default.

@@ -21,6 +21,17 @@ class ScorerMetrics(Metrics):
         self.model_rejected = self.counter(
             "scorer_model_rejected_total", "Model artifacts refused (bad signature or type)"
         )
+        # Lifecycle (docs/lifecycle.md); dashboards and alerts use these names.
+        self.model_labels_offset = self.gauge(
+            "scorer_model_labels_offset", "Labels-topic offset the served version reflects"
+        )
+        self.model_pinned = self.gauge("model_pinned", "1 while an admin pins the served version")
+        self.model_freshness = self.histogram(
+            "model_freshness_seconds",
+            "Label accepted by the review API -> served by this replica (oldest label new in "
+            "the swapped-in version)",
+            buckets=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0),
+        )
         self.batch_seconds = self.histogram(
             "scorer_stream_batch_seconds", "Stream batch: embed, predict, publish"
         )

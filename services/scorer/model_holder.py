@@ -1,14 +1,20 @@
-"""The model being served, swapped atomically when a new signed version is announced.
+"""The model being served, swapped atomically to whatever version the trainer says to serve.
 
 Readers take ``snapshot()`` once per request or batch, so a swap never mixes two models inside
-one answer and never blocks a request. With zero-shot prototypes (configured label names or
-descriptions), the snapshot blends them with the learned model, which takes over as its labels
-grow (services/common/selection/zeroshot.py); before any model exists they alone predict.
+one answer and never blocks a request: the artifact is fetched, verified and unpickled off the
+event loop, then one reference is replaced. Announcements name the version every replica must
+serve (``serving_version``: the last promoted, or a pinned one), so replicas converge on the
+same signed artifact, a held candidate is never served, and a pin can go back in time
+(docs/lifecycle.md). With zero-shot prototypes (configured label names or descriptions), the
+snapshot blends them with the learned model, which takes over as its labels grow
+(services/common/selection/zeroshot.py); before any model exists they alone predict.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 from services.common.bus.runner import Item
 from services.common.errors import NotFound, SignatureError
@@ -29,6 +35,8 @@ class ModelHolder:
         self._current: tuple[int, OnlineClassifier | None] = (0, None)
         self._prototypes: PrototypeClassifier | None = None
         self._served: tuple[int, OnlineClassifier | HandoverClassifier | None] = (0, None)
+        self.pinned = False
+        self.labels_offsets: dict[str, int] = {}
 
     def snapshot(self) -> tuple[int, OnlineClassifier | HandoverClassifier | None]:
         return self._served
@@ -51,30 +59,50 @@ class ModelHolder:
 
     async def load(self, version: int) -> bool:
         """Verify and swap to ``version``; False (and the old model kept) if it fails."""
-        if version <= self.version:
-            return False
+        if version == self.version:
+            return True
         try:
             record, artifact = await self._registry.get(version)
-            model = load_verified(
-                artifact, sha256=record.sha256, signature=record.signature, key=self._key
-            )
+            model = await asyncio.to_thread(
+                load_verified, artifact, sha256=record.sha256, signature=record.signature,
+                key=self._key)
         except (SignatureError, TypeError, NotFound) as exc:
             self._metrics.model_rejected.inc()
             log.error("refusing model version %d: %s", version, exc)
             return False
         self._current = (version, model)
         self._serve()
+        self.labels_offsets = record.labels_offsets
         self._metrics.model_version.set(version)
+        self._metrics.model_labels_offset.set(sum(record.labels_offsets.values()))
         self._metrics.model_swaps.inc()
         log.info("serving model version %d (%d labels, classes=%s)",
                  version, model.n_learned, model.classes)
         return True
 
+    def _set_pinned(self, pinned: bool) -> None:
+        self.pinned = pinned
+        self._metrics.model_pinned.set(int(pinned))
+
     async def load_latest(self) -> None:
+        """On start: the serving state the trainer recorded, else the newest version."""
+        serving = await self._registry.serving()
+        if serving is not None:
+            self._set_pinned(serving.pinned)
+            await self.load(serving.version)
+            return
         latest = await self._registry.latest()
         if latest is not None:
             await self.load(latest.version)
 
     async def on_announcements(self, items: list[Item[ModelAnnouncement]]) -> None:
-        newest = max(i.message.version for i in items)
-        await self.load(newest)
+        # In log order the last announcement is the trainer's latest word (one partition).
+        last = items[-1].message
+        target = last.serving_version if last.serving_version is not None else last.version
+        self._set_pinned(last.pinned)
+        if target == self.version:
+            return
+        if await self.load(target) and last.decision == "promoted" and last.oldest_label_at:
+            # Label accepted by the review API -> served here; the oldest label new in it.
+            fresh = time.time() - last.oldest_label_at.timestamp()
+            self._metrics.model_freshness.observe(max(0.0, fresh))

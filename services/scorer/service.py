@@ -61,7 +61,8 @@ def build_scorer(
     models_group = f"{settings.consumer_group}-models-{run_id}"
     announcements = ConsumerLoop(
         bus=bus,
-        consumer=bus.consumer([topics.models], models_group, from_beginning=False),
+        consumer=bus.consumer([topics.models], models_group, from_beginning=False,
+                              fetch_wait_ms=settings.models_fetch_wait_ms),
         schema=ModelAnnouncement, handler=holder.on_announcements,
         dead_letter_topic=topics.dead_letter, group=models_group, metrics=metrics,
     )

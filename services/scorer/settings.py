@@ -73,3 +73,6 @@ class ScorerSettings(CommonSettings):
             raise ValueError(f"unknown strategy {value!r}; known: {', '.join(strategy_names())}")
         return value
     consumer_group: str = "scorer"
+    # How long the broker may hold an empty fetch of model announcements: short, so a new
+    # version reaches /classify quickly (docs/lifecycle.md).
+    models_fetch_wait_ms: int = Field(default=50, ge=0)

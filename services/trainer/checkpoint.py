@@ -33,6 +33,8 @@ class TrainerState:
     offsets: dict[TP, int] = field(default_factory=dict)  # next offset not yet in the learner
     since_publish: int = 0
     saved_at: float = 0.0
+    # Offset ranges a pin voided (services/trainer/pins.py): (partition, start, end).
+    voids: list[tuple[int, int, int]] = field(default_factory=list)
 
     def is_new(self, record: Record) -> bool:
         """False for a redelivered record that the learner already reflects."""
@@ -55,7 +57,8 @@ class Checkpointer:
     def _encode(self, state: TrainerState) -> bytes:
         payload = pickle.dumps(
             {"learner": state.learner, "since_publish": state.since_publish,
-             "offsets": [[t, p, o] for (t, p), o in sorted(state.offsets.items())]},
+             "offsets": [[t, p, o] for (t, p), o in sorted(state.offsets.items())],
+             "voids": [list(v) for v in state.voids]},
             protocol=pickle.HIGHEST_PROTOCOL,
         )
         header = {"sha256": sha256_hex(payload), "signature": sign(payload, self._signing_key),
@@ -75,6 +78,7 @@ class Checkpointer:
             offsets={(t, int(p)): int(o) for t, p, o in data["offsets"]},
             since_publish=int(data["since_publish"]),
             saved_at=float(header["saved_at"]),
+            voids=[(int(p), int(a), int(b)) for p, a, b in data.get("voids", [])],
         )
 
     async def save(self, state: TrainerState) -> int:

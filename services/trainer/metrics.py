@@ -10,6 +10,10 @@ class TrainerMetrics(Metrics):
         self.duplicates = self.counter(
             "trainer_labels_duplicate_total", "Redelivered labels skipped (already learned)"
         )
+        self.applied = self.counter(
+            "trainer_label_records_total", "Label records by what the fold did with them",
+            ["outcome"],
+        )
         self.prequential = self.gauge(
             "trainer_prequential_accuracy", "Accuracy of predict-then-learn over all labels"
         )
@@ -17,7 +21,16 @@ class TrainerMetrics(Metrics):
             "trainer_prequential_accuracy_recent", "Prequential accuracy over the last 200 labels"
         )
         self.model_version = self.gauge("trainer_model_version", "Last published model version")
+        self.serving_version = self.gauge(
+            "trainer_serving_version", "Version replicas are told to serve (promoted or pinned)"
+        )
         self.published = self.counter("trainer_models_published_total", "Model versions published")
+        # Names the dashboards and alerts use (operations): keep them.
+        self.gate_decisions = self.counter(
+            "gate_decisions", "Promotion gate decisions (promoted, held, pinned, unpinned)",
+            ["decision"],
+        )
+        self.pinned = self.gauge("model_pinned", "1 while an admin pins the served version")
         self.checkpoint_bytes = self.gauge(
             "trainer_checkpoint_bytes", "Size of the last checkpoint (learner + offsets)"
         )

@@ -9,10 +9,28 @@ from services.common.settings import CommonSettings
 
 class TrainerSettings(CommonSettings):
     http_port: int = 8004
-    # A new version is published after this many new labels, or this many seconds if any
-    # label arrived since the last one — whichever comes first.
+    # Freshness (docs/lifecycle.md): a version is published as soon as labels were learned, at
+    # most every publish_interval_ms (a debounce: each version is a full signed artifact).
+    # 0 restores the old cadence below (the freshness benchmark's baseline).
+    publish_interval_ms: float = Field(default=200.0, ge=0)
+    # Old cadence: after this many new labels, or this many seconds if any label arrived since
+    # the last version, whichever comes first. Only with publish_interval_ms = 0.
     publish_every_labels: int = Field(default=20, ge=1)
     publish_every_s: float = Field(default=30.0, gt=0)
+    # How long the broker may hold an empty fetch of the labels topic: short, for freshness.
+    labels_fetch_wait_ms: int = Field(default=50, ge=0)
+    # Registry retention: sub-second publishing would fill Redis; the newest keep_versions
+    # stay, plus the one being served (promoted or pinned).
+    keep_versions: int = Field(default=50, ge=2)
+    # Promotion gate (services/trainer/gate.py): a candidate is held when its paired
+    # prequential accuracy over the last gate_window labels is below the serving model's by more
+    # than gate_tolerance; gate_min_compared labels are needed before it judges at all.
+    gate_enabled: bool = True
+    gate_tolerance: float = Field(default=0.03, ge=0.0, le=1.0)
+    gate_window: int = Field(default=200, ge=10)
+    gate_min_compared: int = Field(default=30, ge=1)
+    # Lineage: the trainer keeps predictions (from the predictions topic) in the store.
+    lineage_predictions: bool = True
     # The OnlineClassifier (docs/evaluation.md): "lda" (calibrated streaming LDA, default) or
     # "softmax" (River's SoftmaxRegression with AdaGrad at learning_rate).
     model_kind: Literal["lda", "softmax"] = "lda"

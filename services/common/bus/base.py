@@ -95,9 +95,14 @@ class Bus(ABC):
 
     @abstractmethod
     def consumer(
-        self, topics: Sequence[str], group_id: str, *, from_beginning: bool = True
+        self, topics: Sequence[str], group_id: str, *, from_beginning: bool = True,
+        fetch_wait_ms: int | None = None,
     ) -> Consumer:
         """A new, unstarted member of ``group_id``.
+
+        ``fetch_wait_ms``: how long the broker may hold an empty fetch (Kafka's
+        fetch.max.wait.ms) for this consumer; latency-sensitive consumers (labels, model
+        announcements) use less than the default. The in-process bus ignores it.
 
         ``from_beginning`` decides where a group with no committed offset starts: the earliest
         record (work queues) or only new ones (broadcasts such as model announcements).

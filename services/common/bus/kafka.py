@@ -150,12 +150,15 @@ class KafkaBus(Bus):
                 raise unavailable(self.settings, f"publish to {topic}", exc) from exc
 
     def consumer(
-        self, topics: Sequence[str], group_id: str, *, from_beginning: bool = True
+        self, topics: Sequence[str], group_id: str, *, from_beginning: bool = True,
+        fetch_wait_ms: int | None = None,
     ) -> Consumer:
         # Groups are namespaced like topics, so deployments sharing a cluster never share a
         # group (and committed offsets) by accident.
         group = f"{self.settings.topic_prefix}{group_id}"
-        return KafkaConsumer(self.settings, list(topics), group, from_beginning)
+        settings = self.settings if fetch_wait_ms is None else self.settings.model_copy(
+            update={"kafka_fetch_max_wait_ms": fetch_wait_ms})
+        return KafkaConsumer(settings, list(topics), group, from_beginning)
 
 
 async def _warn_if_not_one_partition(admin: AIOKafkaAdminClient, topics: Topics,

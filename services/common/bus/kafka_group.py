@@ -90,6 +90,7 @@ class KafkaConsumer(Consumer):
             group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="none",  # we place partitions ourselves (module docstring)
+            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
             **client_options(self.settings),

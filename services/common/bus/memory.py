@@ -69,7 +69,8 @@ class MemoryBus(Bus):
             self._changed.notify_all()
 
     def consumer(
-        self, topics: Sequence[str], group_id: str, *, from_beginning: bool = True
+        self, topics: Sequence[str], group_id: str, *, from_beginning: bool = True,
+        fetch_wait_ms: int | None = None,
     ) -> MemoryConsumer:
         return MemoryConsumer(self, list(topics), group_id, from_beginning)
 

@@ -12,6 +12,7 @@ from services.common.store.base import (
     ModelRegistry,
     QueueStats,
     ReviewQueue,
+    ServingState,
     Store,
 )
 from services.common.store.memory import MemoryStore
@@ -21,13 +22,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KeyValue", "LabelResult", "Lease", "MemoryStore", "ModelRecord", "ModelRegistry",
-    "QueueStats", "ReviewQueue", "Store", "make_store",
+    "QueueStats", "ReviewQueue", "ServingState", "Store", "make_store",
 ]
 
 
 def make_store(settings: CommonSettings) -> Store:
+    items, age = settings.lineage_max_items, settings.lineage_max_age_s
     if settings.store == "memory":
-        return MemoryStore()
+        return MemoryStore(lineage_max_items=items, lineage_max_age_s=age)
     from services.common.store.redis import RedisStore  # lazily: redis only when used
 
-    return RedisStore(settings.redis_url, prefix=settings.redis_prefix)
+    return RedisStore(settings.redis_url, prefix=settings.redis_prefix,
+                      lineage_max_items=items, lineage_max_age_s=age)

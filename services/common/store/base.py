@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from pydantic import BaseModel
 
 from services.common.schemas import LabelEvent, ReviewRequest
+from services.common.store.lineage import Lineage
 
 
 class Lease(BaseModel):
@@ -43,6 +44,19 @@ class ModelRecord(BaseModel):
     n_labels: int
     metrics: dict[str, float] = {}
     created_at: float
+    # Lifecycle (docs/lifecycle.md): the labels-topic offsets this version reflects (partition
+    # -> next offset), and the gate's decision on it ("promoted" or "held") with its reason.
+    labels_offsets: dict[str, int] = {}
+    decision: str = "promoted"
+    reason: str = ""
+
+
+class ServingState(BaseModel):
+    """Which version every scorer replica serves, and whether an admin pinned it."""
+
+    version: int
+    pinned: bool = False
+    updated_at: float = 0.0
 
 
 class ReviewQueue(ABC):
@@ -91,6 +105,25 @@ class ModelRegistry(ABC):
     @abstractmethod
     async def versions(self) -> list[ModelRecord]: ...
 
+    @abstractmethod
+    async def set_serving(self, state: ServingState) -> None:
+        """Record the version replicas must serve (promotion, pin, unpin)."""
+
+    @abstractmethod
+    async def serving(self) -> ServingState | None: ...
+
+    @abstractmethod
+    async def delete(self, versions: list[int]) -> None:
+        """Drop these versions and their artifacts (retention); unknown ones are ignored."""
+
+    async def prune(self, keep_last: int, keep: set[int]) -> list[int]:
+        """Retention: keep the newest ``keep_last`` versions plus ``keep``; returns the dropped."""
+        ids = sorted(r.version for r in await self.versions())
+        drop = [v for v in ids[:max(0, len(ids) - keep_last)] if v not in keep]
+        if drop:
+            await self.delete(drop)
+        return drop
+
 
 class KeyValue(ABC):
     """Small shared state: idempotency marks, checkpoints, counters across processes."""
@@ -116,6 +149,7 @@ class Store(ABC):
     queue: ReviewQueue
     models: ModelRegistry
     kv: KeyValue
+    lineage: Lineage  # predictions and label facts by id, with retention (lineage.py)
 
     @abstractmethod
     async def start(self) -> None: ...

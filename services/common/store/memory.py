@@ -16,8 +16,10 @@ from services.common.store.base import (
     ModelRegistry,
     QueueStats,
     ReviewQueue,
+    ServingState,
     Store,
 )
+from services.common.store.lineage import MemoryLineage
 
 Clock = Callable[[], float]
 
@@ -130,6 +132,7 @@ class MemoryModelRegistry(ModelRegistry):
     def __init__(self) -> None:
         self._records: dict[int, tuple[ModelRecord, bytes]] = {}
         self._counter = 0
+        self._serving: ServingState | None = None
 
     async def next_version(self) -> int:
         self._counter += 1
@@ -150,6 +153,16 @@ class MemoryModelRegistry(ModelRegistry):
 
     async def versions(self) -> list[ModelRecord]:
         return [self._records[v][0] for v in sorted(self._records)]
+
+    async def set_serving(self, state: ServingState) -> None:
+        self._serving = state
+
+    async def serving(self) -> ServingState | None:
+        return self._serving
+
+    async def delete(self, versions: list[int]) -> None:
+        for v in versions:
+            self._records.pop(v, None)
 
 
 class MemoryKeyValue(KeyValue):
@@ -194,8 +207,10 @@ class MemoryKeyValue(KeyValue):
 
 
 class MemoryStore(Store):
-    def __init__(self, clock: Clock = time.time) -> None:
+    def __init__(self, clock: Clock = time.time, lineage_max_items: int = 100_000,
+                 lineage_max_age_s: float = 7 * 86400.0) -> None:
         self.queue = MemoryReviewQueue(clock)
+        self.lineage = MemoryLineage(lineage_max_items, lineage_max_age_s)
         self.models = MemoryModelRegistry()
         self.kv = MemoryKeyValue(clock)
 

@@ -33,6 +33,7 @@ from services.common.store.base import (
     ModelRegistry,
     QueueStats,
     ReviewQueue,
+    ServingState,
     Store,
 )
 
@@ -169,6 +170,7 @@ class RedisModelRegistry(ModelRegistry):
         self._records = f"{prefix}models:records"  # hash version -> ModelRecord JSON
         self._versions = f"{prefix}models:versions"  # zset version -> version
         self._artifact = f"{prefix}models:artifact:"
+        self._serving = f"{prefix}models:serving"  # ServingState JSON
 
     @guarded
     async def next_version(self) -> int:
@@ -209,6 +211,26 @@ class RedisModelRegistry(ModelRegistry):
         raws = await self._client.hmget(self._records, ids)
         return [ModelRecord.model_validate_json(r) for r in raws if r is not None]
 
+    @guarded
+    async def set_serving(self, state: ServingState) -> None:
+        await self._client.set(self._serving, state.model_dump_json())
+
+    @guarded
+    async def serving(self) -> ServingState | None:
+        raw = await self._client.get(self._serving)
+        return None if raw is None else ServingState.model_validate_json(raw)
+
+    @guarded
+    async def delete(self, versions: list[int]) -> None:
+        if not versions:
+            return
+        # Index entries first, in one transaction: nobody finds a version without its artifact.
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.zrem(self._versions, *[str(v) for v in versions])
+            pipe.hdel(self._records, *[str(v) for v in versions])
+            pipe.delete(*[f"{self._artifact}{v}" for v in versions])
+            await pipe.execute()
+
 
 class RedisKeyValue(KeyValue):
     def __init__(self, client: Redis, prefix: str) -> None:
@@ -248,7 +270,8 @@ class RedisKeyValue(KeyValue):
 
 
 class RedisStore(Store):
-    def __init__(self, url: str, prefix: str = "alstream:", retries: int = 5) -> None:
+    def __init__(self, url: str, prefix: str = "alstream:", retries: int = 5,
+                 lineage_max_items: int = 100_000, lineage_max_age_s: float = 7 * 86400.0) -> None:
         self.url = url
         self.prefix = prefix
         # Transient connection drops (a Redis restart) are retried with backoff; the queue's
@@ -264,6 +287,9 @@ class RedisStore(Store):
         self.queue = RedisReviewQueue(self._client, prefix)
         self.models = RedisModelRegistry(self._client, prefix)
         self.kv = RedisKeyValue(self._client, prefix)
+        from services.common.store.redis_lineage import RedisLineage  # it imports `guarded`
+
+        self.lineage = RedisLineage(self._client, prefix, lineage_max_items, lineage_max_age_s)
 
     @property
     def client(self) -> Redis:

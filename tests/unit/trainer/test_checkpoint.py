@@ -16,8 +16,8 @@ from services.trainer.checkpoint import Checkpointer
 from services.trainer.learner import Learner
 from services.trainer.metrics import TrainerMetrics
 from services.trainer.publisher import Publisher
-from services.trainer.service import Trainer
 from services.trainer.settings import TrainerSettings
+from services.trainer.trainer import Trainer
 
 KEY = b"test-key"
 
@@ -51,9 +51,8 @@ async def test_restart_restores_the_learner_and_skips_what_it_reflects(bus: Memo
     assert second.learner.n_learned == 9
     await second.handle([item(i, i) for i in range(6)] + [item(9, 6)])
     await second.handle([item(i, i - 6, partition=1) for i in range(6, 9)])
-    status = second.status()
-    assert status.labels_learned == 10
-    assert status.model_updates == 10  # nothing learned twice
+    assert second.learner.n_learned == 10
+    assert second.learner.model.n_learned == 10  # nothing learned twice
     assert second.state.offsets == {("labels", 0): 7, ("labels", 1): 3}
     assert second.metrics.duplicates._value.get() == 9
 
