@@ -45,7 +45,8 @@ class OnlineClassifier:
     """
 
     def __init__(self, learning_rate: float = 0.5, l2: float = 1e-5, kind: Kind = "lda",
-                 prior_strength: float = 200.0, half_life: float | None = None) -> None:
+                 prior_strength: float = 200.0, half_life: float | None = None,
+                 initial_beta: float = 0.2) -> None:
         if kind not in ("lda", "softmax"):
             raise ValueError(f"unknown model kind {kind!r}; expected 'lda' or 'softmax'")
         self.learning_rate = learning_rate
@@ -53,8 +54,10 @@ class OnlineClassifier:
         self.kind = kind
         self.prior_strength = prior_strength
         self.half_life = half_life
+        self.initial_beta = initial_beta  # lda: the inverse temperature before calibration
         self._learner: StreamingLDA | SoftmaxRegression = (
-            StreamingLDA(prior_strength, half_life=half_life) if kind == "lda"
+            StreamingLDA(prior_strength, half_life=half_life, initial_beta=initial_beta)
+            if kind == "lda"
             else SoftmaxRegression(learning_rate, l2)
         )
         self._aliases: dict[str, str | None] = {}  # old name -> current class (None: retired)
@@ -81,13 +84,20 @@ class OnlineClassifier:
             current = self._aliases[current]
         return current
 
-    def learn_one(self, x: Vector, y: str, weight: float = 1.0, t: float | None = None) -> float:
-        """Learn one record; returns the ``t`` used, which ``unlearn_one`` needs back."""
+    def learn_one(self, x: Vector, y: str, weight: float = 1.0, t: float | None = None,
+                  calibrate: bool = True) -> float:
+        """Learn one record; returns the ``t`` used, which ``unlearn_one`` needs back.
+        ``calibrate``: whether the record also fits the LDA's temperature (False for labels
+        chosen *because* the model was unsure: fitted on those alone, the model becomes
+        under-confident everywhere else; see ``selection.calibrates``)."""
         target = self.resolve(y)
         if target is None:  # a retired label used again starts afresh
             self._aliases.pop(y, None)
             target = y
-        return self._learner.learn(np.asarray(x, dtype=np.float64).ravel(), target, weight, t)
+        x = np.asarray(x, dtype=np.float64).ravel()
+        if isinstance(self._learner, StreamingLDA):
+            return self._learner.learn(x, target, weight, t, calibrate=calibrate)
+        return self._learner.learn(x, target, weight, t)
 
     def unlearn_one(self, x: Vector, y: str, weight: float = 1.0, t: float | None = None) -> bool:
         """Forget a record learned with these arguments; False if its class was retired."""

@@ -24,6 +24,7 @@ from services.common.errors import AlstreamError
 from services.common.model import OnlineClassifier
 from services.common.selection import strategy_names
 from services.common.selection.registry import DEFAULT_STRATEGY
+from services.eval.calibration import plot_reliability
 from services.eval.compare import compare
 from services.eval.data import load_items
 from services.eval.embeddings import default_cache
@@ -69,11 +70,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--label-delay", type=int, default=0,
                    help="items between a request and its label (simulated oracle)")
     p.add_argument("--checkpoints", type=int, default=10, help="holdout evaluations per run")
+    p.add_argument("--publish-every", type=int, default=20,
+                   help="the trainer publishes a model every N labels (0: the scorer uses "
+                        "the trainer's model at once); until the first, no model (cold start)")
+    p.add_argument("--publish-items", type=int, default=300,
+                   help="... or after this many items with a new label (the trainer's 30 s "
+                        "at 10 items/s)")
+    p.add_argument("--half-life", type=float, default=None,
+                   help="the LDA's forgetting half-life in labels (default: the model's)")
     p.add_argument("--model", choices=["lda", "softmax"], default="lda",
                    help="OnlineClassifier kind (the services' default is lda)")
     p.add_argument("--json", required=True, type=Path, help="where to write the results")
     p.add_argument("--plot", type=Path, default=None, help="learning-curve PNG")
     p.add_argument("--title", default=None, help="plot title (default: the stream's name)")
+    p.add_argument("--reliability", type=Path, default=None,
+                   help="reliability-diagram PNG of the default strategy at the end (seed 0, "
+                        "each budget)")
     p.add_argument("--cache-dir", type=Path, default=Path(".cache/embeddings"))
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-length", type=int, default=256, help="encoder truncation (tokens)")
@@ -106,11 +118,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             encoder = make_encoder()
         return cache.get(texts, encoder, batch_size=args.batch_size, progress=not args.quiet)
 
+    def model_factory() -> OnlineClassifier:
+        if args.half_life is None:
+            return OnlineClassifier(kind=args.model)
+        return OnlineClassifier(kind=args.model, half_life=args.half_life)
+
     started = time.time()
     results = compare(stream, holdout, embed, strategies, args.budgets, args.seeds,
                       label_delay=args.label_delay, checkpoints=args.checkpoints,
-                      model_factory=lambda: OnlineClassifier(kind=args.model),
-                      progress=not args.quiet)
+                      model_factory=model_factory, progress=not args.quiet,
+                      publish_every=args.publish_every, publish_items=args.publish_items)
     out = {
         "stream": str(args.stream),
         "holdout": str(args.holdout),
@@ -120,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ordered_by": args.timestamp_field or "seeded shuffle",
         "seeds": args.seeds,
         "label_delay": args.label_delay,
+        "publish_every": args.publish_every,
+        "publish_items": args.publish_items,
+        "half_life": args.half_life,
         "encoder": cache.model_key,
         "default_strategy": DEFAULT_STRATEGY,
         "model": args.model,
@@ -131,6 +151,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(results))
     if args.plot is not None:
         plot(results, args.plot, args.title or args.stream.stem)
+    if args.reliability is not None and "default" in results:
+        diagrams = {f"default {float(b):.0%}": cell["runs"][0]["reliability"]
+                    for b, cell in results["default"].items()}
+        plot_reliability(diagrams, args.reliability,
+                         f"{args.stream.stem.removesuffix('-stream')}: calibration of the "
+                         "default's model on the holdout at the end (seed 0)")
     print(f"\nwrote {args.json}" + (f" and {args.plot}" if args.plot else ""))
     return 0
 

@@ -47,6 +47,8 @@ def compare(
     checkpoints: int = 10,
     model_factory: Callable[[], Model] = OnlineClassifier,
     progress: bool = True,
+    publish_every: int = 0,
+    publish_items: int = 0,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """``{strategy: {budget: cell}}`` with ``labels_used``, ``holdout_accuracy`` and
     ``prequential_accuracy`` as ``{"mean", "sd"}`` plus every run's details."""
@@ -74,7 +76,8 @@ def compare(
 
             run = replay(X, y, X_holdout, y_holdout, make_strategy(name, budget, seed=seed),
                          model_factory(), label_delay=label_delay, checkpoints=checkpoints,
-                         on_item=tick)
+                         on_item=tick, publish_every=publish_every,
+                         publish_items=publish_items, budget=budget)
             bar.update(counter["n"] % 500)
             runs.append(run)
         results.setdefault(name, {})[f"{budget:g}"] = {
@@ -83,6 +86,10 @@ def compare(
             "labels_used": summarize([r.labels_used for r in runs]),
             "holdout_accuracy": summarize([r.holdout_accuracy for r in runs]),
             "prequential_accuracy": summarize([r.prequential_accuracy for r in runs]),
+            "ece": summarize([r.ece for r in runs]),
+            # Labels over the nominal budget of the stream: 1.0 is exactly the budget.
+            "spend": summarize([r.labels_used / (budget * r.n_items) for r in runs]),
+            "spend_max": max(r.labels_used / (budget * r.n_items) for r in runs),
             "runs": [{"seed": s, **asdict(r)} for s, r in enumerate(runs)],
         }
     bar.close()

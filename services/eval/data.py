@@ -92,17 +92,20 @@ def order_stream(items: list[Item], seed: int) -> list[Item]:
     return shuffled
 
 
-def export_builtin(name: str, out_dir: Path, holdout_size: int = 2000, seed: int = 0) -> tuple[
-    Path, Path
-]:
+def export_builtin(name: str, out_dir: Path, holdout_size: int = 2000, seed: int = 0,
+                   stream_size: int | None = None) -> tuple[Path, Path]:
     """Write ``<name>-stream.jsonl`` (train split) and ``<name>-holdout.jsonl`` (a seeded
-    subsample of the test split, so evaluation stays fast on CPU)."""
+    subsample of the test split, so evaluation stays fast on CPU). With ``stream_size``, a
+    seeded sample of that many train items, as ``<name>-<k>k-stream.jsonl``."""
     from services.common import datasets
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    stream_path = out_dir / f"{name}-stream.jsonl"
-    holdout_path = out_dir / f"{name}-holdout.jsonl"
+    stem = name if stream_size is None else f"{name}-{stream_size // 1000}k"
+    stream_path = out_dir / f"{stem}-stream.jsonl"
+    holdout_path = out_dir / f"{stem}-holdout.jsonl"
     train = datasets.load(name, "train")
+    if stream_size is not None and len(train) > stream_size:
+        train = random.Random(seed).sample(train, stream_size)
     test = datasets.load(name, "test")
     if len(test) > holdout_size:
         test = random.Random(seed).sample(test, holdout_size)

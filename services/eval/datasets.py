@@ -22,9 +22,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("names", nargs="*", default=["20ng", "r8"], choices=["20ng", "r8"])
     p.add_argument("--out-dir", type=Path, default=Path(".cache/eval"))
     p.add_argument("--holdout-size", type=int, default=2000)
+    p.add_argument("--stream-size", type=int, default=None,
+                   help="a seeded sample of the train split (<name>-<k>k-stream.jsonl)")
     args = p.parse_args(argv)
     for name in args.names:
-        stream, holdout = export_builtin(name, args.out_dir, holdout_size=args.holdout_size)
+        stream, holdout = export_builtin(name, args.out_dir, holdout_size=args.holdout_size,
+                                         stream_size=args.stream_size)
         print(f"{name}: {stream} {holdout}")
     return 0
 

@@ -70,7 +70,8 @@ def run(stream: list[Item], holdout: list[Item], embed: Any, strategies: Sequenc
                 y = [it.label for it in items]
                 result = replay(X, y, X_holdout, y_holdout, make_strategy(name, budget, seed),
                                 OnlineClassifier(), label_delay=label_delay, checkpoints=0,
-                                window=WINDOW)
+                                window=WINDOW, publish_every=20, publish_items=300,
+                                budget=budget)
                 first = change // WINDOW
                 runs.append({
                     "seed": seed,
@@ -82,6 +83,8 @@ def run(stream: list[Item], holdout: list[Item], embed: Any, strategies: Sequenc
                     "after_change_3000": statistics.fmean(
                         result.window_accuracy[first:first + 12]),
                     "drift_events": result.drift_events,
+                    "spend": result.labels_used / (budget * len(y)),
+                    "ece": result.ece,
                     "reasons": result.reasons,
                 })
                 bar.update(1)

@@ -1,14 +1,23 @@
-"""Replay one labelled stream through a strategy and the service's online model.
+"""Replay one labelled stream through a strategy and the service's online model, as the
+running service would.
 
-Per item, as the scorer does: predict, record the prequential hit (an empty prediction is a
-miss), ask the strategy, and if it asks, hand the item to a simulated oracle whose label comes
-back ``label_delay`` items later, when the model learns it and the strategy learns the outcome
-(as the trainer and the scorer's label listener do). Holdout accuracy is measured at
-``checkpoints`` evenly spaced points and at the end.
+Per item, as the scorer does: predict with the *served* model, record the prequential hit (an
+empty prediction is a miss), ask the strategy with the scorer's context
+(``selection.base.scored_context``), and if it asks, hand the item to a simulated oracle whose
+label comes back ``label_delay`` items later. Then, as the trainer does, the model learns it
+and the strategy learns the outcome. The served model is what the trainer last *published*:
+with ``publish_every`` > 0, a snapshot after every ``publish_every`` labels, or after
+``publish_items`` items (the trainer's time cadence at the stream's rate) when at least one
+new label came in; until the first publish the scorer has no model at all (cold start). With
+``publish_every`` = 0 the served model is the trainer's, updated at once.
+
+Holdout accuracy and expected calibration error (ECE, 15 bins) of the trainer's model are
+measured at ``checkpoints`` evenly spaced points and at the end.
 """
 
 from __future__ import annotations
 
+import copy
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +26,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from services.common.schemas import Reason
-from services.common.selection.base import Context, Outcome, Strategy
+from services.common.selection.base import Outcome, Strategy, calibrates, scored_context
+from services.eval.calibration import holdout_scores
 
 
 class Model(Protocol):
@@ -27,7 +37,7 @@ class Model(Protocol):
     @property
     def classes(self) -> list[str]: ...
 
-    def learn_one(self, x: Any, y: str) -> object: ...
+    def learn_one(self, x: Any, y: str, *, calibrate: bool = True) -> Any: ...
 
     def predict_proba_one(self, x: Any) -> dict[str, float]: ...
 
@@ -43,18 +53,46 @@ class RunResult:
     audit: dict[str, Any] | None = None
     drift_events: dict[str, int] | None = None
     window_accuracy: list[float] = field(default_factory=list)
+    ece: float = 0.0
+    reliability: list[dict[str, float]] = field(default_factory=list)
+    asked_at: list[int] = field(default_factory=list)
+    first_model_at: int | None = None
+    worst_overspend: float = 0.0  # max over items of labels asked - budget x items seen
 
 
 def holdout_accuracy(model: Model, X: np.ndarray, y: Sequence[str]) -> float:
-    predict_many = getattr(model, "predict_many", None)
-    if predict_many is not None:
-        preds = predict_many(X)
-    else:
-        preds = []
-        for x in X:
-            p = model.predict_proba_one(x)
-            preds.append(max(p, key=p.__getitem__) if p else None)
-    return float(np.mean([a == b for a, b in zip(preds, y, strict=True)])) if len(y) else 0.0
+    return holdout_scores(model, X, y)["accuracy"]
+
+
+class _Served:
+    """The scorer's view: the trainer's last published snapshot, or the trainer's model."""
+
+    def __init__(self, model: Model, publish_every: int, publish_items: int) -> None:
+        self.trainer = model
+        self.publish_every = publish_every
+        self.publish_items = publish_items
+        self.model: Model | None = model if publish_every <= 0 else None
+        self.first_at: int | None = 0 if publish_every <= 0 else None
+        self._since_labels = 0
+        self._last_publish = 0
+
+    def learned(self) -> None:
+        self._since_labels += 1
+
+    def tick(self, t: int) -> bool:
+        """Publish if the cadence says so (before item ``t`` is scored); True if it did."""
+        if self.publish_every <= 0 or self._since_labels == 0:
+            return False
+        due = self._since_labels >= self.publish_every or (
+            self.publish_items > 0 and t - self._last_publish >= self.publish_items)
+        if not due:
+            return False
+        self.model = copy.deepcopy(self.trainer)
+        self._since_labels = 0
+        self._last_publish = t
+        if self.first_at is None:
+            self.first_at = t
+        return True
 
 
 def replay(
@@ -68,6 +106,9 @@ def replay(
     checkpoints: int = 10,
     window: int = 500,
     on_item: Callable[[], None] | None = None,
+    publish_every: int = 0,
+    publish_items: int = 0,
+    budget: float | None = None,
 ) -> RunResult:
     n = len(y)
     marks = {round(n * (i + 1) / checkpoints) - 1 for i in range(checkpoints)} if checkpoints \
@@ -79,17 +120,23 @@ def replay(
     curve: list[dict[str, float]] = []
     recent: deque[bool] = deque(maxlen=window)
     window_acc: list[float] = []
+    asked_at: list[int] = []
+    worst = 0.0
+    served = _Served(model, publish_every, publish_items)
 
-    # Between two labels the model does not change, so the next items are predicted in one
-    # matrix product (the model's own predict_proba_many, equal to predict_proba_one).
-    many = getattr(model, "predict_proba_many", None)
+    # Between two model changes the served model is fixed, so the next items are predicted in
+    # one matrix product (the model's own predict_proba_many, equal to predict_proba_one).
     block: list[dict[str, float]] = []
     block_start = 0
 
     def predict(t: int) -> dict[str, float]:
         nonlocal block, block_start
+        current = served.model
+        if current is None:
+            return {}
+        many = getattr(current, "predict_proba_many", None)
         if many is None:
-            return model.predict_proba_one(X[t])
+            return current.predict_proba_one(X[t])
         if not block_start <= t < block_start + len(block):
             block_start = t
             block = many(X[t:t + 64])
@@ -99,13 +146,22 @@ def replay(
         nonlocal labels, block
         while pending and pending[0][0] <= upto:
             _, i, predicted, reason = pending.popleft()
-            model.learn_one(X[i], y[i])
-            block = []
+            model.learn_one(X[i], y[i], calibrate=calibrates(reason))
+            served.learned()
+            if served.model is model:
+                block = []
             strategy.learn(Outcome(x=X[i], label=y[i], predicted=predicted, reason=reason))
             labels += 1
 
+    def checkpoint(item: int) -> None:
+        scores = holdout_scores(model, X_holdout, y_holdout)
+        curve.append({"item": float(item), "labels_used": float(labels),
+                      "holdout_accuracy": scores["accuracy"], "ece": scores["ece"]})
+
     for t in range(n):
         deliver(t)
+        if served.tick(t):
+            block = []
         probs = predict(t)
         predicted = max(probs, key=probs.__getitem__) if probs else None
         hit = predicted == y[t]
@@ -113,29 +169,38 @@ def replay(
         recent.append(hit)
         if (t + 1) % window == 0:
             window_acc.append(sum(recent) / len(recent))
-        asked, reason = strategy.ask(probs, Context(x=X[t], n_learned=model.n_learned,
-                                                    n_classes=len(model.classes)))
+        current = served.model
+        asked, reason = strategy.ask(probs, scored_context(
+            X[t], probs, current.n_learned if current is not None else 0))
         if asked:
             reasons[reason.value if reason is not None else "none"] += 1
             pending.append((t + label_delay, t, predicted, reason))
+            asked_at.append(t)
+        if budget is not None:
+            worst = max(worst, len(asked_at) - budget * (t + 1))
         if t in marks:
-            curve.append({"item": t + 1, "labels_used": labels + 0.0,
-                          "holdout_accuracy": holdout_accuracy(model, X_holdout, y_holdout)})
+            checkpoint(t + 1)
         if on_item is not None:
             on_item()
     deliver(n + label_delay)  # the oracle answers what was asked before the stream ended
-    final = holdout_accuracy(model, X_holdout, y_holdout)
-    curve.append({"item": float(n), "labels_used": float(labels), "holdout_accuracy": final})
+    final = holdout_scores(model, X_holdout, y_holdout)
+    curve.append({"item": float(n), "labels_used": float(labels),
+                  "holdout_accuracy": final["accuracy"], "ece": final["ece"]})
     audit = getattr(strategy, "audit", None)
     drift = getattr(strategy, "drift", None)
     return RunResult(
         labels_used=labels,
         n_items=n,
         prequential_accuracy=hits / n if n else 0.0,
-        holdout_accuracy=final,
+        holdout_accuracy=final["accuracy"],
         curve=curve,
         reasons=dict(reasons),
         audit=audit.report() if audit is not None else None,
         drift_events=drift.events if drift is not None else None,
         window_accuracy=window_acc,
+        ece=final["ece"],
+        reliability=final["bins"],
+        asked_at=asked_at,
+        first_model_at=served.first_at,
+        worst_overspend=worst,
     )

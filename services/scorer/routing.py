@@ -5,7 +5,7 @@ default is the one docs/evaluation.md picked): audit share, cold start, drift co
 budgeted uncertainty rule. Around it the router adds what only a running service has:
 
 - a **global budget** in the shared store, so several scorer processes together stay within
-  ``label_budget`` of the stream (``GlobalBudget``);
+  ``label_budget`` of the stream, exactly, audits included (``GlobalBudget``);
 - **queue pressure**: review-queue depth, polled from the store, against reviewer throughput
   measured from label events, scales the budget down while humans cannot keep up;
 - **feedback** from label events (``on_labels``): the drift detector's prequential error, the
@@ -24,13 +24,13 @@ import numpy as np
 from services.common.bus.runner import Item
 from services.common.schemas import Document, LabelEvent, Reason
 from services.common.selection import (
-    Context,
     GlobalBudget,
     Outcome,
     QueuePressure,
     Selector,
     Strategy,
 )
+from services.common.selection.base import scored_context
 from services.common.selection.uncertainty import Margin
 
 log = logging.getLogger(__name__)
@@ -88,14 +88,12 @@ class Router:
         model_version: int,
     ) -> Decision:
         uncertainty = margin_uncertainty(probabilities)
-        context = Context(x=embedding, n_learned=self._n_learned() if probabilities else 0,
-                          n_classes=len(probabilities))
+        context = scored_context(embedding, probabilities, self._n_learned())
         asked, reason = self.strategy.ask(probabilities, context)
         if self.budget is not None:
             await self.budget.note_seen()
             if asked:
-                scale = self.selector.scale if self.selector is not None else 1.0
-                granted = await self.budget.acquire(scale, force=reason == Reason.AUDIT)
+                granted = await self.budget.acquire()
                 if not granted:
                     self.refused += 1
                     asked, reason = False, None

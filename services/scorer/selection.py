@@ -87,7 +87,7 @@ def build_router(settings: ScorerSettings, store: Store, holder: ModelHolder,
     strategy = make_strategy(settings.selection_strategy, settings.label_budget,
                              seed=settings.selection_seed, audit_share=settings.audit_share)
     budget = GlobalBudget(
-        store.kv, settings.label_budget, window_s=settings.budget_window_s,
+        store.kv, settings.label_budget, bank_items=settings.budget_bank_items,
         prefix=f"selection:{settings.consumer_group}:budget:",
     ) if settings.global_budget else None
     pressure = QueuePressure(horizon_s=settings.queue_horizon_s)

@@ -50,14 +50,18 @@ class ScorerSettings(CommonSettings):
     # Selection (services/common/selection, docs/evaluation.md): which items go to review.
     # "default" is the strategy the evaluation chose; others: see selection.strategy_names().
     selection_strategy: str = "default"
-    # Labels asked for, as a fraction of the stream, over a sliding window; with the global
-    # budget it holds for all scorer processes together (counters in the store).
+    # Labels asked for, as a fraction of the stream: never more than label_budget x items
+    # scored (plus a warm-up allowance of 100 items' worth that shrinks to nothing by item
+    # 1000, so cold start can ask first); with the global budget it holds for all scorer
+    # processes together (counters in the store), audit labels included.
     label_budget: float = Field(default=0.1, gt=0.0, le=1.0)
     # Uniform random share of the stream sent to review tagged "audit" (at most a quarter of
     # the budget): the only labels the unbiased accuracy estimate (GET /v1/audit) uses.
     audit_share: float = Field(default=0.01, ge=0.0, le=1.0)
     global_budget: bool = True
-    budget_window_s: float = Field(default=3600.0, gt=0)
+    # Budget saved (spent below label_budget, e.g. under queue pressure) is banked up to this
+    # many items' worth and forfeit beyond, so a long quiet spell cannot turn into a burst.
+    budget_bank_items: int = Field(default=1000, ge=0)
     # Queue-aware: when the review backlog exceeds this many seconds of reviewer throughput,
     # the budget shrinks in proportion (the effective threshold rises) until it drains.
     queue_horizon_s: float = Field(default=900.0, gt=0)

@@ -23,6 +23,7 @@ from enum import StrEnum
 
 from services.common.model import OnlineClassifier
 from services.common.schemas import LabelAction, LabelEvent
+from services.common.selection.base import calibrates
 
 # (event_id, label id, weight, t): a tuple, the most compact Python record (checkpoint size).
 Entry = tuple[str, int, float, int]
@@ -77,7 +78,9 @@ class LabelFold:
             return Outcome.DUPLICATE
         if current is not None:
             self._unlearn(e.item_id, e.embedding)
-        self.model.learn_one(e.embedding, e.label, weight=e.weight, t=self.t)
+        # Labels picked for being uncertain do not fit the model's confidence (issue 13).
+        self.model.learn_one(e.embedding, e.label, weight=e.weight, t=self.t,
+                             calibrate=calibrates(e.reason))
         self.items[e.item_id] = (e.event_id, self._intern(e.label), e.weight, self.t)
         self.t += 1
         return Outcome.LEARNED if current is None else Outcome.REPLACED

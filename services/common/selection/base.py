@@ -34,6 +34,21 @@ class Context:
     n_classes: int = 0
 
 
+def calibrates(reason: Reason | None) -> bool:
+    """Whether a label with this routing reason is a fair sample for fitting the model's
+    confidence: uniform picks (audit, random), cold start's spread-out picks and labels that
+    were never routed (None) are; labels asked for because the model was unsure are not."""
+    return reason in (None, Reason.AUDIT, Reason.COLD_START)
+
+
+def scored_context(x: Sequence[float] | np.ndarray | None, probabilities: Probabilities,
+                   n_learned: int) -> Context:
+    """The context the scorer gives a strategy for an item scored by a model that learned
+    ``n_learned`` labels (none without a prediction); the evaluation replays the same."""
+    return Context(x=x, n_learned=n_learned if probabilities else 0,
+                   n_classes=len(probabilities))
+
+
 @dataclass(slots=True)
 class Outcome:
     """A label that came back for an item this strategy (or the audit) sent to review."""

@@ -31,6 +31,9 @@ class Novelty(Measure):
     def __call__(self, probabilities: Probabilities) -> float:
         raise TypeError("novelty needs the item's embedding: call score(probs, context)")
 
+    def informative(self, probabilities: Probabilities) -> bool:
+        return True  # novelty needs no model
+
     def score(self, probabilities: Probabilities, context: Context | None) -> float:
         if context is None or context.x is None:
             return 1.0  # no embedding: every item is as novel as any other

@@ -47,7 +47,10 @@ class Committee(Measure):
         self.seed = seed
         from services.common.model import OnlineClassifier
 
-        self._members = [OnlineClassifier() for _ in range(n_members)]
+        # Raw LDA posteriors (inverse temperature 1, never calibrated): the committee measures
+        # how far members' evidence differs; a calibrated, softer temperature squashes that
+        # difference where it matters most, near the boundary.
+        self._members = [OnlineClassifier(initial_beta=1.0) for _ in range(n_members)]
         self._rng = random.Random(seed)
 
     def __call__(self, probabilities: Probabilities) -> float:
@@ -80,7 +83,7 @@ class Committee(Measure):
             return
         for member in self._members:
             for _ in range(_poisson1(self._rng)):
-                member.learn_one(outcome.x, outcome.label)
+                member.learn_one(outcome.x, outcome.label, calibrate=False)
 
     def __repr__(self) -> str:
         return (f"Committee(n_members={self.n_members}, disagreement={self.disagreement!r}, "

@@ -14,7 +14,7 @@ from __future__ import annotations
 from river import active
 
 from services.common.selection.base import Context, Decision, Probabilities, Strategy
-from services.common.selection.budget import SlidingBudget
+from services.common.selection.budget import Ledger, SlidingBudget
 
 
 class EntropySamplerStrategy(Strategy):
@@ -29,13 +29,14 @@ class EntropySamplerStrategy(Strategy):
         self._sampler = active.EntropySampler(classifier=None,  # type: ignore[arg-type]
                                               discount_factor=discount_factor, seed=seed)
         self._meter = SlidingBudget(budget, window)
+        self._ledger = Ledger(budget)  # the exact budget, as every strategy here
         self._scale = 1.0
 
     def set_scale(self, scale: float) -> None:
         self._scale = scale
 
     def ask(self, probabilities: Probabilities, context: Context | None = None) -> Decision:
-        allowed = self._meter.allows(self._scale)
+        allowed = self._meter.allows(self._scale) and self._ledger.allows()
         n_learned = context.n_learned if context is not None else 0
         if len(probabilities) < 2 or n_learned < max(self.bootstrap_labels,
                                                      2 * len(probabilities)):
@@ -44,6 +45,7 @@ class EntropySamplerStrategy(Strategy):
             wants = self._sampler._ask_for_label(None, dict(probabilities))
         asked = allowed and wants
         self._meter.record(asked)
+        self._ledger.record(asked)
         return (True, self.reason) if asked else (False, None)
 
     @property

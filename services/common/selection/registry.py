@@ -30,19 +30,27 @@ def _seed(seed: int | None, offset: int) -> int | None:
 
 
 def build_selector(budget: float, seed: int | None = None, *, audit_share: float = 0.01,
-                   drift: bool = True, cold_start: bool = True, measure: str = "margin",
+                   drift: bool = True, cold_start: bool = False, measure: str = "margin",
+                   explore: float = 0.0, cold_labels: int = 20, cold_per_class: int = 2,
                    ) -> Selector:
-    """The scorer's selector: quantile-thresholded uncertainty inside audit, cold start and
-    drift coupling. ``measure``: margin, entropy, least_confidence or committee."""
+    """The scorer's selector: quantile-thresholded uncertainty inside audit and drift
+    coupling. While no model exists it asks for the first items as the budget allows (tagged
+    ``cold_start``); ``cold_start=True`` adds the diversity cold start instead, which keeps
+    picking by novelty until ``cold_labels`` (and ``cold_per_class`` per known class) are
+    learned: measured worse in the service-like replay (docs/evaluation.md). ``measure``:
+    margin, entropy, least_confidence or committee. ``explore`` > 0 spends that share of the
+    budget on uniformly random items (``Split``)."""
     m = {"margin": Margin, "entropy": Entropy, "least_confidence": LeastConfidence}.get(measure)
     chosen = m() if m is not None else Committee(seed=_seed(seed, 3)) if measure == "committee" \
         else None
     if chosen is None:
         raise ValueError(f"unknown measure {measure!r}")
+    base = QuantileUncertainty(budget, chosen, seed=_seed(seed, 1))
     return Selector(
-        QuantileUncertainty(budget, chosen, seed=_seed(seed, 1)),
+        Split(base, random_share=explore, seed=_seed(seed, 4)) if explore > 0 else base,
         audit_share=audit_share,
-        cold_start=DiversityColdStart(budget, seed=_seed(seed, 2)) if cold_start else None,
+        cold_start=DiversityColdStart(budget, min_labels=cold_labels, per_class=cold_per_class,
+                                      seed=_seed(seed, 2)) if cold_start else None,
         drift=DriftMonitor() if drift else None,
         seed=seed,
     )
@@ -51,6 +59,9 @@ def build_selector(budget: float, seed: int | None = None, *, audit_share: float
 STRATEGIES: dict[str, Factory] = {
     "selector": lambda b, s, a: build_selector(b, s, audit_share=a),
     "selector_nodrift": lambda b, s, a: build_selector(b, s, audit_share=a, drift=False),
+    "selector_diverse_cold": lambda b, s, a: build_selector(b, s, audit_share=a,
+                                                           cold_start=True),
+    "selector_explore": lambda b, s, a: build_selector(b, s, audit_share=a, explore=0.25),
     "selector_committee": lambda b, s, a: build_selector(b, s, audit_share=a,
                                                         measure="committee"),
     "random": lambda b, s, a: RandomSampling(b, seed=s),

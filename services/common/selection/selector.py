@@ -5,11 +5,15 @@ Order per item: the audit draw comes first (uniform, independent of the model, s
 stay unbiased; only items with a prediction are audited, since the accuracy of no answer is
 known without labels); then cold start while the model knows too little, else the base
 strategy.
-Audit picks count against the same budget, so the total human load is ``budget``: the
-selective part runs at ``budget - audit share`` and a total meter caps the sum at ``budget``
-(refusing an audit draw only when audits ran above their expected share, a content-independent
-event that keeps the sample uniform). The audit share is capped at a quarter of the budget so
-the selective part always keeps most of it.
+Audit picks count against the same budget, so the total human load is ``budget``: the base
+strategy sees every label asked (audit and cold start included) as spent from its own budget
+and steers its threshold to spend the rest, and a total ``Ledger`` caps the sum exactly at
+``budget * (items + warmup)`` (refusing an audit draw only when the budget is spent, a
+content-independent event that keeps the sample uniform). The audit share is capped at a
+quarter of the budget so the selective part always keeps most of it. A drift boost raises the
+selective rate for a while, but only with labels saved earlier (spend below
+``budget * items``): it never touches the warm-up allowance, so a boost late in a stream cannot
+leave the total above the budget.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections import Counter
 from services.common.schemas import Reason
 from services.common.selection.audit import AuditEstimator, AuditSampler
 from services.common.selection.base import Context, Decision, Outcome, Probabilities, Strategy
-from services.common.selection.budget import SlidingBudget
+from services.common.selection.budget import Ledger, SlidingBudget
 from services.common.selection.coldstart import DiversityColdStart
 from services.common.selection.drift import DriftMonitor
 from services.common.selection.strategies import BudgetedStrategy, Split
@@ -35,7 +39,6 @@ class Selector(Strategy):
         cold_start: DiversityColdStart | None = None,
         drift: DriftMonitor | None = None,
         audit_window: int = 500,
-        repay_items: int = 1000,
         seed: int | None = None,
     ) -> None:
         self.base = base
@@ -43,17 +46,15 @@ class Selector(Strategy):
         self.cold_start = cold_start
         self.drift = drift
         self.audit_window = audit_window
-        self.repay_items = repay_items
         self.seed = seed
         self.reason = base.reason
         budget = base.base.budget if isinstance(base, Split) else base.budget
-        window = base.base.window if isinstance(base, Split) else base.window
         self._audit_rate = min(audit_share, budget / 4.0)
-        # With a budget of 1 every item is labelled anyway: audits are just tagged among them.
-        self._selective_share = 1.0 if budget >= 1.0 else \
-            (budget - self._audit_rate) / budget if budget > 0 else 0.0
         self._audit = AuditSampler(self._audit_rate, seed=None if seed is None else seed + 7919)
-        self._total = SlidingBudget(budget, window)
+        self._total = Ledger(budget)
+        # Bursts stay bounded as in the base (BudgetedStrategy.burst) over its window.
+        self._window = SlidingBudget(budget, base.base.window if isinstance(base, Split)
+                                     else base.window)
         self._estimator = AuditEstimator(window=audit_window)
         self._pressure = 1.0
         self._reasons: Counter[str] = Counter()
@@ -70,41 +71,40 @@ class Selector(Strategy):
 
     @property
     def debt(self) -> float:
-        """Labels spent beyond the budget since the start (drift boosts borrow them)."""
-        allowance = self.budget * (self._seen + self._total.warmup)
-        return max(0.0, self._asked - allowance)
+        """Labels spent beyond ``budget * items`` so far (the warm-up allowance in use)."""
+        return max(0.0, self._asked - self.budget * self._seen)
+
+    @property
+    def ledger(self) -> Ledger:
+        return self._total
 
     @property
     def scale(self) -> float:
-        """Budget multiplier: queue pressure, times the drift boost while one is active, else
-        a repayment factor so that boosts borrow labels from the coming items rather than
-        add to the budget (over ``repay_items`` items, never below half the budget)."""
-        if self.drift is not None and self.drift.active:
-            return self._pressure * self.drift.boost_factor
-        repay = 1.0
-        if self.budget < 1.0 and self.debt > 0:
-            repay = max(0.5, 1.0 - self.debt / (self.budget * self.repay_items))
-        return self._pressure * repay
+        """Rate multiplier: queue pressure, times the drift boost while one is active (the
+        exact budget still caps the total; see the module docstring)."""
+        boost = self.drift.boost_factor if self.drift is not None else 1.0
+        return self._pressure * boost
 
     def ask(self, probabilities: Probabilities, context: Context | None = None) -> Decision:
         self._seen += 1
         if self.drift is not None and probabilities:
             self.drift.update_confidence(max(probabilities.values()))
         scale = self.scale
-        selective_scale = scale * self._selective_share
-        self.base.set_scale(selective_scale)
+        self.base.set_scale(scale)
         cold = self.cold_start is not None and self.cold_start.active(probabilities, context)
-        room = self._total.allows(max(1.0, scale))
+        boosting = self.drift is not None and self.drift.active
+        room = self._total.allows(allowance=not boosting) and self._window.allows(
+            max(1.0, scale) * BudgetedStrategy.burst)
         # No audit without a prediction: the accuracy of "no answer" needs no label to know.
         asked, reason = self._audit.ask(probabilities, context) if probabilities \
             else (False, None)
         asked, reason = (asked, reason) if room else (False, None)
-        if asked or not room:  # the selective rules still see the item, as not asked for
-            self.base.observe(probabilities, context, False)
+        if asked or not room:  # the selective rules see the item and what it cost
+            self.base.observe(probabilities, context, asked)
             if cold and self.cold_start is not None:
-                self.cold_start.observe(probabilities, context, False)
+                self.cold_start.observe(probabilities, context, asked)
         elif cold and self.cold_start is not None:
-            self.cold_start.set_scale(selective_scale)
+            self.cold_start.set_scale(scale)
             asked, reason = self.cold_start.ask(probabilities, context)
             self.base.observe(probabilities, context, asked)
         else:
@@ -112,6 +112,7 @@ class Selector(Strategy):
             if asked and self.drift is not None and self.drift.active:
                 reason = Reason.DRIFT
         self._total.record(asked)
+        self._window.record(asked)
         self._asked += int(asked)
         if self.drift is not None:
             self.drift.tick()
@@ -137,7 +138,8 @@ class Selector(Strategy):
     def stats(self) -> dict[str, float]:
         out = dict(self.base.stats)
         out["budget"] = self.budget * self.scale
-        out["query_rate"] = self._total.rate
+        out["query_rate"] = self._asked / self._seen if self._seen else 0.0
+        out["spend"] = self._total.spend
         out["audit_share"] = self._audit_rate
         out["pressure"] = self._pressure
         out["debt"] = self.debt

@@ -2,8 +2,12 @@
 data", plus a quantile variant and random sampling.
 
 Every strategy here shares one skeleton (``BudgetedStrategy``): score the item with an
-uncertainty measure, ``_wants`` it or not, pass the sliding-window budget, then adapt. The
-budget can be scaled at run time (queue pressure, drift boost) through ``set_scale``.
+uncertainty measure, ``_wants`` it or not, pass the budget, then adapt. Two meters guard the
+budget: the exact ``Ledger`` (labels never exceed ``budget * (items + warmup)`` since the
+start) and a sliding window that caps bursts at ``burst`` times the *scaled* rate (queue
+pressure, drift boost, set at run time through ``set_scale``) over the last ``window`` items.
+The window is a cap on bursts, not the budget: at exactly the budget it would refuse items
+whenever labels happen to bunch up, and every refusal is a label the budget then never spends.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import math
 from abc import abstractmethod
 from collections import deque
 
+from services.common.schemas import Reason
 from services.common.selection.base import (
     Context,
     Decision,
@@ -21,7 +26,7 @@ from services.common.selection.base import (
     Seeded,
     Strategy,
 )
-from services.common.selection.budget import SlidingBudget
+from services.common.selection.budget import Ledger, SlidingBudget
 from services.common.selection.uncertainty import Margin, Measure
 
 
@@ -55,6 +60,9 @@ class SortedWindow:
 
 
 class BudgetedStrategy(Seeded, Strategy):
+    #: How far above the scaled rate any ``window`` items may go (the ledger holds the total).
+    burst = 1.25
+
     def __init__(
         self,
         budget: float,
@@ -68,7 +76,9 @@ class BudgetedStrategy(Seeded, Strategy):
         self.seed = seed
         self.reason = self.measure.reason
         self._meter = SlidingBudget(budget, window)
+        self._ledger = Ledger(budget)
         self._scale = 1.0
+        self._informative = True
         self._last_u = math.nan
         self._init_rng()
 
@@ -87,20 +97,35 @@ class BudgetedStrategy(Seeded, Strategy):
     def target_rate(self) -> float:
         return min(1.0, self.budget * self._scale)
 
+    def room(self) -> bool:
+        """Whether both meters have room for one more label now."""
+        return self._meter.allows(self._scale * self.burst) and self._ledger.allows()
+
+    def _record(self, asked: bool) -> None:
+        self._meter.record(asked)
+        self._ledger.record(asked, self.target_rate)
+
     def ask(self, probabilities: Probabilities, context: Context | None = None) -> Decision:
         u = self.measure.score(probabilities, context)
         self._last_u = u
-        allowed = self._meter.allows(self._scale)
-        asked = allowed and self._wants(u)
+        self._informative = self.measure.informative(probabilities)
+        allowed = self.room()
+        # Always asked, so thresholds and histories follow the stream while the budget is full.
+        asked = self._wants(u) and allowed
         self._adapt(u, asked, allowed)
-        self._meter.record(asked)
-        return (True, self.reason) if asked else (False, None)
+        self._record(asked)
+        if not asked:
+            return False, None
+        # Asked with nothing to rank by (no model yet): that is a cold-start pick.
+        return True, self.reason if self._informative else Reason.COLD_START
 
     def observe(self, probabilities: Probabilities, context: Context | None, asked: bool) -> None:
-        """Account for an item another rule decided on (cold start), sharing this budget."""
+        """Account for an item another rule decided on (cold start, audit), sharing this
+        budget: ``asked`` counts against it."""
         u = self.measure.score(probabilities, context)
+        self._informative = self.measure.informative(probabilities)
         self._adapt(u, asked, True)
-        self._meter.record(asked)
+        self._record(asked)
 
     def learn(self, outcome: Outcome) -> None:
         self.measure.learn(outcome)
@@ -123,12 +148,54 @@ class BudgetedStrategy(Seeded, Strategy):
     def meter(self) -> SlidingBudget:
         return self._meter
 
+    @property
+    def ledger(self) -> Ledger:
+        return self._ledger
+
 
 class RandomSampling(BudgetedStrategy):
-    """Each item with probability ``budget``: the baseline every strategy must beat."""
+    """Uniform sampling at exactly the budget: the baseline every strategy must beat.
+
+    The stream is cut into blocks of about ``per_block / budget`` items and each block gets
+    ``per_block`` labels at uniformly random positions (selection sampling: ask with
+    probability labels left / items left in the block). Every item has the same chance, as
+    with a coin per item, but the spend is the budget exactly instead of a binomial draw, so
+    comparisons with it are at equal labels. Its picks are tagged ``audit``: a uniform sample
+    is what the audit estimate and the model's calibration want. One label per block
+    (stratified sampling) keeps every pick within the exact budget (``Ledger``: at most one
+    label ahead)."""
+
+    def __init__(self, budget: float, measure: Measure | None = None, window: int = 1000,
+                 seed: int | None = None, per_block: int = 1) -> None:
+        super().__init__(budget, measure, window, seed)
+        self.reason = Reason.AUDIT
+        self.per_block = per_block
+        self._left_items = 0
+        self._left_labels = 0.0
+        self._carry = 0.0
 
     def _wants(self, u: float) -> bool:
-        return self._rng.random() < self.target_rate
+        if self._left_items <= 0:
+            rate = self.target_rate
+            if rate <= 0.0:
+                return False
+            self._left_items = max(1, round(self.per_block / rate))
+            # A scaled rate may not divide evenly: the fraction of a label carries over.
+            exact = rate * self._left_items + self._carry
+            self._left_labels = float(math.floor(exact + 1e-9))
+            self._carry = exact - self._left_labels
+        want = self._rng.random() * self._left_items < self._left_labels
+        self._left_items -= 1
+        return want
+
+    def _adapt(self, u: float, asked: bool, allowed: bool) -> None:
+        if asked:
+            self._left_labels -= 1
+
+    def observe(self, probabilities: Probabilities, context: Context | None, asked: bool) -> None:
+        self._left_items -= 1  # another rule decided: the item still passes by
+        self._adapt(0.0, asked, True)
+        self._record(asked)
 
 
 class FullSupervision(BudgetedStrategy):
@@ -137,6 +204,7 @@ class FullSupervision(BudgetedStrategy):
     def __init__(self, budget: float = 1.0, measure: Measure | None = None, window: int = 1000,
                  seed: int | None = None) -> None:
         super().__init__(1.0, measure, window, seed)
+        self.reason = Reason.AUDIT  # every item: a uniform sample too
 
     def _wants(self, u: float) -> bool:
         return True
@@ -203,36 +271,42 @@ class QuantileUncertainty(BudgetedStrategy):
     """Ask when ``u`` is in the top ``b_eff`` share of the last ``history`` items' uncertainty.
 
     The threshold is the ``1 - b_eff`` quantile of recent uncertainties; ``b_eff`` is the
-    target rate corrected by what the budget window actually spent: ``b + gain * (b - rate)``,
-    clipped (uncertainty keeps falling as the model learns, so the recent quantile lags and
-    needs that push). Spending tracks the budget while the choice stays relative to what the
-    stream looks like *now*. A hard ``labels/seen < B`` rule degrades into systematic sampling
-    once thresholds are loose; this one keeps ranking. ``randomize`` > 0 multiplies the
-    threshold by N(1, randomize)
-    as in Žliobaitė's randomized VU.
+    target rate corrected by how far the spend is from the exact budget so far:
+    ``b + deficit / horizon`` (labels behind, or ahead when negative, repaid over ``horizon``
+    items), clipped. Uncertainty keeps falling as the model learns, so the recent quantile
+    lags and needs that push; and labels spent early (cold start's warm-up allowance) are paid
+    back at a reduced rate, not by stopping. Spending tracks the budget while the choice stays
+    relative to what the stream looks like *now*. Scores that carry no information (no model
+    yet: every item scores 1) are not ranked and stay out of the history, so the threshold
+    does not start out at 1.0 once a model arrives. A hard ``labels/seen < B`` rule degrades
+    into systematic sampling once thresholds are loose; this one keeps ranking.
+    ``randomize`` > 0 multiplies the threshold by N(1, randomize) as in Žliobaitė's
+    randomized VU.
     """
 
     def __init__(self, budget: float, measure: Measure | None = None, history: int = 300,
-                 randomize: float = 0.0, gain: float = 3.0, window: int = 1000,
+                 randomize: float = 0.0, horizon: int = 200, window: int = 1000,
                  seed: int | None = None) -> None:
         super().__init__(budget, measure, window, seed)
         self.history = history
         self.randomize = randomize
-        self.gain = gain
+        self.horizon = horizon
         self._recent = SortedWindow(history)
         self._theta = 0.0
 
+    def _remember(self, u: float) -> None:
+        if self._informative:
+            self._recent.append(u)
+
     def _wants(self, u: float) -> bool:
-        self._recent.append(u)
+        self._remember(u)
         target = self.target_rate
         if target <= 0.0:
             return False
-        if target >= 1.0:  # a budget of everything: no ranking needed
-            self._theta = 0.0
+        if target >= 1.0 or not self._informative:  # everything, or nothing to rank by
             return True
-        rate = self._meter.rate if self._meter.seen >= 1 else 0.0
-        b_eff = min(1.0, max(0.0, target + self.gain * (target - rate)))
-        if b_eff <= 0.0:
+        b_eff = min(1.0, max(0.0, target + self._ledger.deficit / self.horizon))
+        if b_eff <= 0.0 or not len(self._recent):
             self._theta = math.inf
             return False
         self._theta = self._recent.quantile(1.0 - b_eff)
@@ -241,13 +315,10 @@ class QuantileUncertainty(BudgetedStrategy):
             limit *= self._rng.gauss(1.0, self.randomize)
         return u >= limit
 
-    def _adapt(self, u: float, asked: bool, allowed: bool) -> None:
-        if not allowed:  # _wants was skipped; keep the history complete anyway
-            self._recent.append(u)
-
     def observe(self, probabilities: Probabilities, context: Context | None, asked: bool) -> None:
-        self._recent.append(self.measure.score(probabilities, context))
-        self._meter.record(asked)
+        self._informative = self.measure.informative(probabilities)
+        self._remember(self.measure.score(probabilities, context))
+        self._record(asked)
 
     @property
     def threshold(self) -> float:
@@ -275,10 +346,10 @@ class Split(Strategy):
         self._random.set_scale(scale)
 
     def ask(self, probabilities: Probabilities, context: Context | None = None) -> Decision:
-        if self.base.meter.allows(self._scale):
+        if self.base.room():
             asked, _ = self._random.ask(probabilities, context)
         else:  # the whole budget is spent: no exploration either
-            self._random.meter.record(False)
+            self._random.observe(probabilities, context, False)
             asked = False
         if asked:
             self.base.observe(probabilities, context, True)
@@ -286,7 +357,7 @@ class Split(Strategy):
         return self.base.ask(probabilities, context)
 
     def observe(self, probabilities: Probabilities, context: Context | None, asked: bool) -> None:
-        self._random.meter.record(asked)
+        self._random.observe(probabilities, context, asked)
         self.base.observe(probabilities, context, asked)
 
     def learn(self, outcome: Outcome) -> None:

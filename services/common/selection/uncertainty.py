@@ -27,6 +27,11 @@ class Measure(ABC):
         """Measures that need more than the probabilities (a committee) override this."""
         return self(probabilities)
 
+    def informative(self, probabilities: Probabilities) -> bool:
+        """Whether scores rank items at all: without a model (or with one class) every item
+        scores 1, which says nothing about which item is worth more."""
+        return len(probabilities) >= 2
+
     def learn(self, outcome: Outcome) -> None:  # noqa: B027 - stateless by default
         """Measures with their own models (a committee) learn returned labels here."""
 
