@@ -5,6 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 EXTRA ?= cpu
+comma := ,
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
@@ -13,13 +14,29 @@ export TOKENIZERS_PARALLELISM := false
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# One step of the venv build: says what it does, shows pip's "Collecting ..." lines as progress
+# (pip --quiet used to leave a first `make run` silent for minutes) and how long it took.
+define step
+	@echo "==> $(1)"; start=$$(date +%s); set -o pipefail; \
+	if $(2) 2>&1 | { grep --line-buffered -E '^(Collecting|Successfully installed|ERROR|error:)' \
+	  | sed -u -e 's/^/    /' -e 's/^\(.\{110\}\).*/\1.../' || true; }; \
+	then echo "    done in $$(( $$(date +%s) - start ))s"; \
+	else echo "    failed after $$(( $$(date +%s) - start ))s: $(2)"; exit 1; fi
+endef
+
+# torch first, pinned: PyPI's build, which runs on the CPU but also brings CUDA libraries (most
+# of the 6 GB; docs/production.md has its cost).
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	# torch first, pinned (PyPI's build; it runs on the CPU, docs/production.md has its cost).
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[$(EXTRA),dev]"
-	touch $(STAMP)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "alstream needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1)." \
+	       "Run: make PYTHON=python3.11 $(MAKECMDGOALS)"; exit 1; }
+	@echo "==> Building $(VENV) (first run only: several minutes, about 6 GB on disk)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(call step,[1/3] pip,$(PY) -m pip install --upgrade pip)
+	$(call step,[2/3] torch 2.13.0 (the largest download),$(PY) -m pip install torch==2.13.0)
+	$(call step,[3/3] alstream and its dependencies ($(EXTRA)$(comma)dev),$(PY) -m pip install -e ".[$(EXTRA)$(comma)dev]")
+	@touch $(STAMP)
+	@echo "==> $(VENV) is ready"
 
 venv: $(STAMP) ## Create the virtualenv and install the project (EXTRA=cpu|gpu)
 
@@ -27,7 +44,13 @@ data: $(STAMP) ## Fetch 20 Newsgroups and Reuters R8 into .cache/data (never com
 	$(PY) -c "from services.common.datasets import ensure_datasets; print(ensure_datasets())"
 
 run: $(STAMP) ## Start the embedded stack (all services, one process, no Kafka/Redis)
-	$(PY) -m services.stack
+	@$(PY) -m services.cli run
+
+demo: $(STAMP) data ## The whole loop in a few minutes: real data, simulated reviewer, PNG
+	@$(PY) -m services.cli demo
+
+settings-table: $(STAMP) ## Regenerate README.md's table of every ALSTREAM_ setting
+	$(PY) -m services.cli.settings_table --write
 
 kafka: ## Fetch the Apache Kafka broker jars (Maven Central) into .cache/kafka
 	bash scripts/kafka.sh fetch
@@ -78,5 +101,5 @@ ops-tools: ## checkov in .venv-ops (its pins clash with ours); promtool from Deb
 clean: ## Remove caches and run state (keeps the venv)
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help venv data kafka run test test-unit test-integration test-e2e lint up down bench eval \
-	images ops-tools ops-check clean
+.PHONY: help venv data kafka run demo settings-table test test-unit test-integration test-e2e \
+	lint up down bench eval images ops-tools ops-check clean

@@ -116,4 +116,7 @@ def setup_logging(
     # Kafka client chatter at INFO drowns our own lines.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # faiss tries its AVX512 and AVX2 builds before the generic one and logs each miss with a
+    # ModuleNotFoundError at INFO; harmless (the generic build loads), but it reads like a crash.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     return handler

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.common.bus import Bus
+from services.common.docs import install_offline_docs
 from services.common.http import BodyLimitMiddleware, install_error_handlers
 from services.common.observability import ops_router
 from services.common.runtime import Service
@@ -18,6 +19,7 @@ def build_ingest(settings: IngestSettings, bus: Bus, store: Store) -> Service:
     metrics = IngestMetrics()
     app = FastAPI(title="alstream ingest", version="0.1.0")
     install_error_handlers(app)
+    install_offline_docs(app)
     app.state.deps = Deps(settings, bus, metrics)
     app.include_router(router())
 

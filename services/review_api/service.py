@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from services.common.bus import Bus
 from services.common.bus.runner import ConsumerLoop, Item
+from services.common.docs import install_offline_docs
 from services.common.http import BodyLimitMiddleware, install_error_handlers
 from services.common.observability import ops_router
 from services.common.runtime import Service
@@ -48,6 +49,7 @@ def build_review_api(settings: ReviewSettings, bus: Bus, store: Store) -> Servic
 
     app = FastAPI(title="alstream review API", version="0.1.0")
     install_error_handlers(app)
+    install_offline_docs(app)
     app.state.deps = deps
     app.include_router(router())
 

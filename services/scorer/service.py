@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from services.common.bus import Bus
 from services.common.bus.runner import ConsumerLoop, Item
+from services.common.docs import install_offline_docs
 from services.common.encoding import Encoder, make_encoder
 from services.common.http import BodyLimitMiddleware, install_error_handlers
 from services.common.observability import ops_router
@@ -97,6 +98,7 @@ def build_scorer(
 
     app = FastAPI(title="alstream scorer", version="0.1.0")
     install_error_handlers(app)
+    install_offline_docs(app)
     app.state.deps = Deps(settings, embedder, holder, metrics)
     app.include_router(router())
     app.include_router(audit_router(selection))

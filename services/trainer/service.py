@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.common.auth import DevAuthenticator
 from services.common.bus import Bus
 from services.common.bus.runner import ConsumerLoop, Item
+from services.common.docs import install_offline_docs
 from services.common.http import install_error_handlers
 from services.common.model import OnlineClassifier
 from services.common.observability import ops_router
@@ -71,6 +72,7 @@ def build_trainer(settings: TrainerSettings, bus: Bus, store: Store) -> Service:
 
     app = FastAPI(title="alstream trainer", version="0.1.0")
     install_error_handlers(app)
+    install_offline_docs(app)
     # Auth off until the security work wires real keys here (services/common/auth).
     if not hasattr(app.state, "authenticator"):
         app.state.authenticator = DevAuthenticator()

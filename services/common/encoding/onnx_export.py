@@ -126,12 +126,47 @@ def _quiet_root_logger() -> Iterator[None]:
         root.removeFilter(errors_only)
 
 
+# Loggers of ORT's transformer optimizer: one INFO line per fusion pass ("Fused Gelu: 6", ...).
+_FUSION_LOGGERS = ("fusion_base", "fusion_utils", "onnx_model", "onnx_model_bert")
+
+
+@contextlib.contextmanager
+def _quiet_export() -> Iterator[None]:
+    """Hide the export's known-harmless chatter, which a newcomer reads as a fault:
+    - torch's TracerWarning ("might cause the trace to be incorrect") on the attention mask's
+      padding check: our inputs always carry a full mask, and ``_check`` compares the finished
+      artifact with torch on texts of different lengths, refusing it if the trace were wrong;
+    - the notice that ``aten::index`` becomes several ONNX ops (a fact, not a problem);
+    - transformers' "Loading weights" progress bars and the fusion passes' INFO lines.
+    Our own two lines (building, ready with its agreement) say what is happening instead."""
+    import warnings
+
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    levels = {name: logging.getLogger(name).level for name in _FUSION_LOGGERS}
+    bars = hf_logging.is_progress_bar_enabled()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message=r"Exporting aten::index operator")
+        for name in _FUSION_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        hf_logging.disable_progress_bar()
+        try:
+            yield
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)
+
+
 def _build(model_path: Path, target: Path) -> None:
     import onnxruntime
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with tempfile.TemporaryDirectory(dir=target) as tmp_dir:
+    with tempfile.TemporaryDirectory(dir=target) as tmp_dir, _quiet_export():
         tmp = Path(tmp_dir)
         config = _export_fp32(model_path, tmp / "fp32.onnx")
         fused = _fuse(tmp / "fp32.onnx", tmp / "fused.onnx", config)

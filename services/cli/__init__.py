@@ -1,0 +1,1 @@
+"""``alstream``: one command-line tool for running, feeding and trying the stack."""
