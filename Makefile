@@ -67,6 +67,9 @@ test-integration: $(STAMP) data kafka ## Integration tests against real Kafka (K
 test-e2e: $(STAMP) data ## End-to-end tests on the embedded stack with the real model
 	$(PY) -m pytest -q -ra -m e2e
 
+fuzz: $(STAMP) ## Schemathesis (all checks, with keys) on every service's OpenAPI; FUZZ_EXAMPLES=200
+	ALSTREAM_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(PY) -m pytest -q -ra tests/fuzz -p no:cacheprovider
+
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check services tests
 	$(VENV)/bin/mypy
@@ -101,5 +104,5 @@ ops-tools: ## checkov in .venv-ops (its pins clash with ours); promtool from Deb
 clean: ## Remove caches and run state (keeps the venv)
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
 
-.PHONY: help venv data kafka run demo settings-table test test-unit test-integration test-e2e \
+.PHONY: help venv data kafka run demo settings-table test test-unit test-integration test-e2e fuzz \
 	lint up down bench eval images ops-tools ops-check clean

@@ -56,6 +56,18 @@ export ALSTREAM_MIN_INSYNC_REPLICAS=${ALSTREAM_MIN_INSYNC_REPLICAS:-1}
 export ALSTREAM_REDIS_URL=${ALSTREAM_REDIS_URL:-"redis://$REDIS_HOST:$REDIS_PORT/0"}
 export ALSTREAM_REDIS_PREFIX=${ALSTREAM_REDIS_PREFIX:-"alstream-stack:"}
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1
+# Production mode refuses the dev signing key and auth off (docs/security.md): generate a
+# signing key and a bootstrap admin key once per local stack, kept (0600) under $RUN and
+# reused, unless the caller exported its own.
+SECRETS="$RUN/secrets.env"
+if [ ! -f "$SECRETS" ]; then
+  (umask 077
+   { echo "ALSTREAM_SIGNING_KEY=$("$PY" -m services.common.auth.cli generate)"
+     echo "ALSTREAM_BOOTSTRAP_ADMIN_KEY=$("$PY" -m services.common.auth.cli generate)"; } >"$SECRETS")
+fi
+while IFS='=' read -r key value; do
+  [ -n "${!key:-}" ] || export "$key=$value"
+done <"$SECRETS"
 # Two scorers share two cores with everything else: one intra-op thread each.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
@@ -98,4 +110,5 @@ echo "  redis             $ALSTREAM_REDIS_URL  prefix: $ALSTREAM_REDIS_PREFIX"
 while read -r name port; do
   printf "  %-16s  http://127.0.0.1:%s   (pid %s)\n" "$name" "$port" "$(cat "$RUN/pids/$name.pid")"
 done <"$RUN/ports"
+echo "  admin key         in $SECRETS (ALSTREAM_BOOTSTRAP_ADMIN_KEY); send it as Authorization: Bearer"
 echo "stop it with: make down"

@@ -35,6 +35,7 @@ def main() -> None:
     settings = ScorerSettings(
         encoder_backend=args.backend, http_port=args.port, log_level="WARNING",
         signing_key=SecretStr(BENCH_KEY.decode()), queue_interactive=1024,
+        auth=False,  # a local benchmark of the model path: no keys, no rate limits
     )
     asyncio.run(_serve(settings, load_model(args.model), args.per_request))
 

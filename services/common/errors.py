@@ -9,6 +9,10 @@ class InvalidInput(AlstreamError):
     """Input that fails validation; HTTP maps it to 422, consumers to the dead-letter topic."""
 
 
+class UnsupportedMedia(InvalidInput):
+    """A body in a Content-Type the endpoint does not take; HTTP maps it to 415."""
+
+
 class NotFound(AlstreamError):
     """An item, lease or model version that does not exist."""
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,13 +20,16 @@ from services.common.errors import (
     NotFound,
     Overloaded,
     Unauthorized,
+    UnsupportedMedia,
 )
+from services.common.hardening import clean, validation_handler
 
 log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[AlstreamError], int]] = [
     (Unauthorized, 401),
     (Forbidden, 403),
+    (UnsupportedMedia, 415),
     (InvalidInput, 422),
     (NotFound, 404),
     (Conflict, 409),
@@ -41,11 +46,12 @@ class BodyLimitMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, overrides: dict[str, int] | None = None
+        self, app: ASGIApp, max_bytes: int, overrides: dict[str, int | None] | None = None
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        # Per-path limits, e.g. a streamed bulk endpoint that may take far more than a JSON body.
+        # Per-path limits, e.g. a streamed bulk endpoint that may take far more than a JSON
+        # body; None: the endpoint enforces its own limit (and can then say what it kept).
         self.overrides = overrides or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -53,6 +59,9 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.overrides.get(scope["path"], self.max_bytes)
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
@@ -107,10 +116,19 @@ class _BodyTooLarge(Exception):
 def install_error_handlers(app: FastAPI) -> None:
     """Map the exception root to status codes, so handlers just raise."""
 
+    # 422s never echo the input: a NaN or a lone surrogate in the echo made them 500s.
+    app.add_exception_handler(RequestValidationError, validation_handler)
+
     @app.exception_handler(AlstreamError)
     async def _handle(_: Request, exc: AlstreamError) -> JSONResponse:
         status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
         if status >= 500:
             log.error("request failed: %s", exc)
-        headers = {"Retry-After": "1"} if status == 429 else None
-        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+        headers = None
+        if status == 429:
+            wait = getattr(exc, "retry_after_s", 1.0)
+            headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+        elif status == 401:
+            headers = {"WWW-Authenticate": 'Bearer realm="alstream"'}
+        return JSONResponse({"detail": clean(str(exc), 2000)}, status_code=status,
+                            headers=headers)

@@ -19,6 +19,7 @@ from typing import Literal
 
 import numpy as np
 
+from services.common.errors import SignatureError
 from services.common.learners import SoftmaxRegression, StreamingLDA
 from services.common.signing import sha256_hex, sign, verify
 
@@ -183,5 +184,5 @@ def load_verified(data: bytes, *, sha256: str, signature: str, key: bytes) -> On
     verify(data, sha256=sha256, signature=signature, key=key)  # raises before unpickling
     model = pickle.loads(data)  # verified above
     if not isinstance(model, OnlineClassifier):
-        raise TypeError(f"artifact holds {type(model).__name__}, not OnlineClassifier")
+        raise SignatureError(f"artifact holds {type(model).__name__}, not OnlineClassifier")
     return model

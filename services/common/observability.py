@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,6 +20,10 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from pydantic import BaseModel, Field
+
+from services.common.auth import require
+from services.common.openapi import error_responses
 
 ReadyCheck = Callable[[], dict[str, bool] | Awaitable[dict[str, bool]]]
 
@@ -67,15 +71,32 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-def ops_router(metrics: Metrics, ready: ReadyCheck) -> APIRouter:
-    """/healthz (process alive), /readyz (dependencies ready) and /metrics."""
+class PrometheusResponse(Response):
+    media_type = CONTENT_TYPE_LATEST
+
+
+class Health(BaseModel):
+    status: str = Field(description="'ok' while the process serves requests")
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="'ready' or 'not ready'")
+    checks: dict[str, bool] = Field(description="Each dependency and whether it is ready")
+
+
+def ops_router(metrics: Metrics, ready: ReadyCheck, protect_metrics: bool = False) -> APIRouter:
+    """/healthz (process alive), /readyz (dependencies ready) and /metrics.
+
+    Health stays open for probes; /metrics needs a key (any role) when ``protect_metrics``.
+    """
     router = APIRouter(tags=["ops"])
 
-    @router.get("/healthz")
+    @router.get("/healthz", response_model=Health)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    @router.get("/readyz", response_model=Readiness,
+                responses={503: {"model": Readiness, "description": "A dependency is down"}})
     async def readyz() -> Response:
         result: Any = ready()
         checks: dict[str, bool] = await result if inspect.isawaitable(result) else result
@@ -85,8 +106,13 @@ def ops_router(metrics: Metrics, ready: ReadyCheck) -> APIRouter:
             status_code=200 if ok else 503,
         )
 
-    @router.get("/metrics")
+    guard = [Depends(require())] if protect_metrics else []
+
+    @router.get("/metrics", response_class=PrometheusResponse, dependencies=guard,
+                responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+                                 "description": "Prometheus text exposition format"},
+                           **(error_responses(401, 429) if protect_metrics else {})})
     async def prometheus() -> Response:
-        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+        return PrometheusResponse(metrics.render())
 
     return router

@@ -24,7 +24,7 @@ from services.common.aio import cancel_and_wait
 from services.common.bus import Bus, make_bus
 from services.common.errors import AlstreamError, BackendUnavailable
 from services.common.logging import setup_logging
-from services.common.settings import CommonSettings
+from services.common.settings import CommonSettings, load_settings
 from services.common.store import Store, make_store
 from services.common.topics import Topics
 
@@ -92,7 +92,11 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def make_server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    # Slow-client limits (header timeout, keep-alive, connection cap, header size) are set per
+    # app by services.common.auth.wiring.secure_app from its settings.
+    options: dict[str, Any] = getattr(app.state, "uvicorn_options", {})
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
+                            **options)
     return _Server(config)
 
 
@@ -166,8 +170,13 @@ async def serve(
         log.info("stopping: draining HTTP, consumers, then backends")
 
 
-def run_main(name: str, settings: CommonSettings, build: Builder) -> None:
-    """Entry point of one service process: settings are read by the caller, at the edge."""
+def run_main(name: str, settings: CommonSettings | Callable[[], CommonSettings],
+             build: Builder) -> None:
+    """Entry point of one service process: settings are read here or by the caller, at the
+    edge. Given the settings class, unsafe or invalid settings end the process with a clear
+    message and no traceback (services.common.settings.load_settings)."""
+    if not isinstance(settings, CommonSettings):
+        settings = load_settings(settings)
     setup_logging(name, settings.log_level, settings.log_format, settings.instance_id)
     settings.warn_if_insecure()
     limit_blas(settings.blas_threads)

@@ -9,9 +9,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-DocId = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)]
-Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
-LabelName = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True)]
+# pattern \S: "not only whitespace", so the published schema says what stripping enforces
+# (clients and fuzzers otherwise send "\v" as a valid text and get a 422).
+DocId = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True,
+                                         pattern=r"\S")]
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True, pattern=r"\S")]
+LabelName = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True,
+                                             pattern=r"\S")]
 MetaValue = str | int | float | bool | None
 
 

@@ -9,15 +9,23 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from typing import Literal
+import sys
+from collections.abc import Callable
+from typing import Literal, TypeVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.topics import Topics
 
 _DEV_KEY = "alstream-dev-signing-key-change-me"
+MIN_SECRET_BYTES = 32
+# Values people paste from examples; a secret that is one of these (or contains one and is
+# otherwise short) is not a secret.
+_PLACEHOLDERS = ("changeme", "change-me", "change_me", "secret", "password", "example",
+                 "default", "dev-signing-key", "xxxxxxxx", "todo", "replace-me")
 log = logging.getLogger(__name__)
+S = TypeVar("S", bound="CommonSettings")
 
 
 class CommonSettings(BaseSettings):
@@ -97,6 +105,104 @@ class CommonSettings(BaseSettings):
     def topics(self) -> Topics:
         return Topics(prefix=self.topic_prefix)
 
+    # API keys on every endpoint (services/common/auth). Off only for the embedded dev stack:
+    # a process on Kafka or Redis refuses to start with auth off (ServiceSettings).
+    auth: bool = True
+    # An admin key from a Secret, so a fresh deployment can create the other keys over HTTP.
+    # Any string of 32+ bytes; `python -m services.common.auth.cli generate` prints one.
+    bootstrap_admin_key: SecretStr | None = None
+    # /metrics needs a valid key (any role) when true; open by default for scrapers that
+    # sit on a private network.
+    metrics_auth: bool = False
+    # Per-key token buckets (rate per second, burst) per endpoint class. Production shares
+    # them through Redis, so replicas enforce one limit together.
+    rate_limits: bool = True
+    rate_classify_per_s: float = Field(default=50.0, gt=0)
+    rate_classify_burst: float = Field(default=100.0, ge=1)
+    rate_ingest_per_s: float = Field(default=20.0, gt=0)
+    rate_ingest_burst: float = Field(default=40.0, ge=1)
+    rate_review_per_s: float = Field(default=10.0, gt=0)
+    rate_review_burst: float = Field(default=30.0, ge=1)
+    # Slow-client limits for the HTTP server (docs/security.md): a connection that has not
+    # sent complete request headers after http_header_timeout_s is closed; idle keep-alive
+    # connections after http_keep_alive_s; beyond http_max_connections concurrent
+    # connections/requests new ones get 503; request headers are capped at http_max_header_bytes.
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+    http_keep_alive_s: int = Field(default=5, ge=1)
+    http_max_connections: int = Field(default=1000, ge=1)
+    http_max_header_bytes: int = Field(default=65_536, ge=1024)
+
     def warn_if_insecure(self) -> None:
-        if self.signing_key.get_secret_value() == _DEV_KEY:
-            log.warning("ALSTREAM_SIGNING_KEY is the development default; set it in production")
+        for problem in self.insecure_reasons():
+            log.warning("INSECURE: %s", problem)
+
+    def insecure_reasons(self) -> list[str]:
+        """What makes this configuration unfit for a shared network (empty when fine)."""
+        problems = []
+        key = self.signing_key.get_secret_value()
+        if not key:
+            problems.append("ALSTREAM_SIGNING_KEY is empty")
+        elif key == _DEV_KEY:
+            problems.append("ALSTREAM_SIGNING_KEY is the public development default")
+        elif len(key.encode()) < MIN_SECRET_BYTES:
+            problems.append(f"ALSTREAM_SIGNING_KEY is {len(key.encode())} bytes; "
+                            f"at least {MIN_SECRET_BYTES} are required")
+        elif _placeholder(key):
+            problems.append("ALSTREAM_SIGNING_KEY looks like a placeholder from an example")
+        if not self.auth:
+            problems.append("ALSTREAM_AUTH is off: every caller is an admin")
+        boot = self.bootstrap_admin_key.get_secret_value() if self.bootstrap_admin_key else None
+        if boot is not None and (len(boot.encode()) < MIN_SECRET_BYTES or _placeholder(boot)):
+            problems.append(f"ALSTREAM_BOOTSTRAP_ADMIN_KEY must be a random string of at least "
+                            f"{MIN_SECRET_BYTES} bytes")
+        return problems
+
+    @property
+    def production(self) -> bool:
+        """Kafka or Redis means a shared network: secrets and auth are enforced."""
+        return self.bus == "kafka" or self.store == "redis"
+
+
+def _placeholder(secret: str) -> bool:
+    """An example value or a low-entropy string ("changemechangeme...", "aaaa...")."""
+    lowered = secret.lower()
+    distinct = len(set(lowered))
+    return distinct < 8 or (any(p in lowered for p in _PLACEHOLDERS) and distinct < 16)
+
+
+class ServiceSettings(CommonSettings):
+    """Settings of a service process (or the embedded stack): on Kafka or Redis it refuses to
+    exist with an unsafe signing key or auth off, so no production process can start that way.
+
+    Kept apart from CommonSettings, which tests also use to build bare bus clients.
+    """
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> ServiceSettings:
+        if self.production:
+            problems = self.insecure_reasons()
+            if problems:
+                raise ValueError(
+                    "refusing to start: ALSTREAM_BUS=kafka or ALSTREAM_STORE=redis means a "
+                    "shared network, and this configuration is unsafe there: "
+                    + "; ".join(problems)
+                    + ". Set ALSTREAM_SIGNING_KEY to a random secret of 32+ bytes (e.g. "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`) and keep "
+                    "ALSTREAM_AUTH on (docs/security.md)."
+                )
+        return self
+
+
+def load_settings(factory: Callable[[], S]) -> S:
+    """Build settings at a process's edge; invalid or unsafe settings end the process with
+    one clear message per problem and exit status 2, no traceback, and no secret values
+    (pydantic's own message would echo the input)."""
+    try:
+        return factory()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(x) for x in error.get("loc", ())) or "settings"
+            msg = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+            print(f"alstream: {where}: {msg}" if where != "settings" else f"alstream: {msg}",
+                  file=sys.stderr)
+        raise SystemExit(2) from None

@@ -5,4 +5,4 @@ from services.ingest.service import build_ingest
 from services.ingest.settings import IngestSettings
 
 if __name__ == "__main__":
-    run_main("ingest", IngestSettings(), build_ingest)
+    run_main("ingest", IngestSettings, build_ingest)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Discriminator, Field, Tag, ValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Discriminator, Field, Tag
 
+from services.common.auth import Role
+from services.common.auth.ratelimit import EndpointClass, guard
 from services.common.bus import Bus
 from services.common.errors import InvalidInput
+from services.common.openapi import AUTHED, error_responses
 from services.common.schemas import DocId, Document, MetaValue, Text, new_id
+from services.ingest.bulk_upload import BulkUpload
 from services.ingest.metrics import IngestMetrics
 from services.ingest.settings import IngestSettings
 
@@ -20,15 +24,18 @@ class DocumentIn(BaseModel):
     """What a client sends: ``id`` is optional and assigned when missing."""
 
     model_config = {"extra": "forbid"}
-    id: DocId | None = None
-    text: Text
-    metadata: dict[str, MetaValue] = Field(default_factory=dict)
-    source: str | None = None
+    id: DocId | None = Field(default=None, description=(
+        "Your id for the document (URL-style ids with '/' are fine); a random one if absent"))
+    text: Text = Field(description="The text to classify")
+    metadata: dict[str, MetaValue] = Field(
+        default_factory=dict, description="Free-form scalar fields carried along with the item")
+    source: str | None = Field(default=None, max_length=256,
+                               description="Where the document came from")
 
 
 class Batch(BaseModel):
     model_config = {"extra": "forbid"}
-    documents: list[DocumentIn] = Field(min_length=1)
+    documents: list[DocumentIn] = Field(min_length=1, description="The documents, in order")
 
 
 def _shape(value: object) -> str:
@@ -43,14 +50,26 @@ DocumentsBody = Annotated[
 
 
 class Accepted(BaseModel):
-    accepted: int
-    ids: list[str]
+    accepted: int = Field(description="Documents published")
+    ids: list[str] = Field(description="Their ids, in request order (assigned ones included)")
+
+
+class LineError(BaseModel):
+    line: int = Field(description="1-based line number in the NDJSON body")
+    error: str = Field(description="Why the line was rejected")
 
 
 class BulkResult(BaseModel):
-    accepted: int
-    rejected: int
-    errors: list[dict[str, object]]
+    accepted: int = Field(description="Documents published (before any error that stopped "
+                                      "the upload)")
+    rejected: int = Field(description="Lines rejected (reported in errors)")
+    errors: list[LineError] = Field(description="The first 100 rejected lines")
+    complete: bool = Field(default=True, description=(
+        "False when the upload stopped early (a limit was hit): lines from next_line on "
+        "were not read"))
+    next_line: int | None = Field(default=None, description=(
+        "With complete=false: the first line not processed; resend from there"))
+    detail: str | None = Field(default=None, description="Why the upload stopped early")
 
 
 class Deps:
@@ -83,12 +102,14 @@ def get_deps(request: Request) -> Deps:
 
 
 D = Annotated[Deps, Depends(get_deps)]
+APP = guard(Role.APP, limit=EndpointClass.INGEST)
+
 
 def router() -> APIRouter:
-    r = APIRouter(prefix="/v1", tags=["ingest"])
+    r = APIRouter(prefix="/v1", tags=["ingest"], responses=error_responses(*AUTHED))
 
-
-    @r.post("/documents", status_code=202, response_model=Accepted)
+    @r.post("/documents", status_code=202, response_model=Accepted,
+            dependencies=APP, responses=error_responses(413))
     async def post_documents(body: DocumentsBody, d: D) -> Accepted:
         """One document, or ``{"documents": [...]}``. Published before the 202 is sent."""
         items = body.documents if isinstance(body, Batch) else [body]
@@ -101,45 +122,24 @@ def router() -> APIRouter:
         await d.publish(docs)
         return Accepted(accepted=len(docs), ids=[doc.id for doc in docs])
 
-    @r.post("/documents/bulk", response_model=BulkResult)
-    async def post_bulk(request: Request, d: D) -> BulkResult:
-        """NDJSON, one document per line, streamed: bad lines are reported, good ones kept."""
-        accepted = 0
-        errors: list[dict[str, object]] = []
-        pending: list[Document] = []
-        line_no = 0
-        buffer = b""
-        async for chunk in request.stream():
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                line_no += 1
-                accepted += await _bulk_line(d, line, line_no, pending, errors)
-                if len(pending) >= 500:
-                    await d.publish(pending)
-                    pending = []
-        if buffer.strip():
-            line_no += 1
-            accepted += await _bulk_line(d, buffer, line_no, pending, errors)
-        if pending:
-            await d.publish(pending)
-        if line_no == 0:
-            raise InvalidInput("bulk body is empty; send NDJSON, one document per line")
-        d.metrics.rejected.labels("bulk_line").inc(len(errors))
-        return BulkResult(accepted=accepted, rejected=len(errors), errors=errors[:100])
+    @r.post("/documents/bulk", response_model=BulkResult,
+            dependencies=APP, openapi_extra=BULK_BODY,
+            responses={**error_responses(415, 503),
+                       413: {"model": BulkResult, "description": (
+                           "A limit stopped the upload; accepted and next_line say what was "
+                           "kept and where to resume")}})
+    async def post_bulk(request: Request, d: D) -> JSONResponse:
+        """NDJSON (``application/x-ndjson``; ``application/json`` accepted too), one document
+        per line, streamed: bad lines are reported, good ones published."""
+        return await BulkUpload(d, DocumentIn).run(request)
 
     return r
 
 
-async def _bulk_line(
-    d: Deps, line: bytes, line_no: int, pending: list[Document], errors: list[dict[str, object]]
-) -> int:
-    if not line.strip():
-        return 0
-    try:
-        doc = d.to_document(DocumentIn.model_validate(json.loads(line)))
-    except (ValueError, ValidationError, InvalidInput) as exc:
-        errors.append({"line": line_no, "error": str(exc)[:500]})
-        return 0
-    pending.append(doc)
-    return 1
+# The NDJSON body, described for clients and fuzzers: each line is one DocumentIn.
+BULK_BODY = {"requestBody": {"required": True, "description": (
+    "NDJSON: one JSON document per line, each like the single-document body"), "content": {
+    "application/x-ndjson": {"schema": {"type": "array", "minItems": 1, "maxItems": 1000,
+                                        "items": {"$ref": "#/components/schemas/DocumentIn"}}},
+}}}
+

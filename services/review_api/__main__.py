@@ -5,4 +5,4 @@ from services.review_api.service import build_review_api
 from services.review_api.settings import ReviewSettings
 
 if __name__ == "__main__":
-    run_main("review_api", ReviewSettings(), build_review_api)
+    run_main("review_api", ReviewSettings, build_review_api)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, StringConstraints
 
+from services.common.auth import Principal, Role
+from services.common.auth.ratelimit import EndpointClass, guard
 from services.common.bus import Bus
 from services.common.errors import InvalidInput
+from services.common.openapi import AUTHED, error_responses
 from services.common.schemas import LabelName, MetaValue, Reason
 from services.common.store import Lease, QueueStats, ReviewQueue
 from services.review_api.metrics import ReviewMetrics
@@ -80,10 +83,22 @@ def get_deps(request: Request) -> Deps:
 
 
 D = Annotated[Deps, Depends(get_deps)]
-Reviewer = Annotated[ReviewerId, Header(alias="X-Reviewer", description="Who is reviewing")]
+
+
+def reviewer_name(request: Request) -> str:
+    """The reviewer is the key's owner (set by the router's role check); no header can claim
+    it. With auth off (dev mode) DevAuthenticator names the caller from X-Reviewer."""
+    principal: Principal = request.state.principal
+    return principal.name
+
+
+Reviewer = Annotated[ReviewerId, Depends(reviewer_name)]
+
 
 def router() -> APIRouter:
-    r = APIRouter(prefix="/v1", tags=["review"])
+    r = APIRouter(prefix="/v1", tags=["review"],
+                  dependencies=guard(Role.REVIEWER, limit=EndpointClass.REVIEW),
+                  responses=error_responses(*AUTHED, 404, 409))
 
 
     @r.get("/review/next", response_model=LeasedItem, responses={204: {"description": "empty"}})
@@ -94,7 +109,7 @@ def router() -> APIRouter:
         d.metrics.leases.inc()
         return LeasedItem.of(lease)
 
-    @r.post("/review/{item_id}/label", response_model=LabelOut)
+    @r.post("/review/{item_id:path}/label", response_model=LabelOut)
     async def label(item_id: str, body: LabelIn, d: D, reviewer: Reviewer) -> LabelOut:
         started = time.perf_counter()
         d.check_label(body.label)
@@ -108,13 +123,13 @@ def router() -> APIRouter:
         return LabelOut(item_id=item_id, label=result.event.label,
                         event_id=result.event.event_id, duplicate=result.duplicate)
 
-    @r.post("/review/{item_id}/skip", status_code=204)
+    @r.post("/review/{item_id:path}/skip", status_code=204)
     async def skip(item_id: str, d: D, reviewer: Reviewer) -> Response:
         await d.queue.skip(item_id, reviewer)
         d.metrics.skips.inc()
         return Response(status_code=204)
 
-    @r.post("/review/{item_id}/heartbeat", response_model=LeasedItem)
+    @r.post("/review/{item_id:path}/heartbeat", response_model=LeasedItem)
     async def heartbeat(item_id: str, d: D, reviewer: Reviewer) -> LeasedItem:
         return LeasedItem.of(await d.queue.heartbeat(item_id, reviewer, d.settings.lease_ttl_s))
 

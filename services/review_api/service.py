@@ -7,6 +7,7 @@ import contextlib
 
 from fastapi import FastAPI
 
+from services.common.auth.wiring import secure_app
 from services.common.bus import Bus
 from services.common.bus.runner import ConsumerLoop, Item
 from services.common.docs import install_offline_docs
@@ -56,7 +57,8 @@ def build_review_api(settings: ReviewSettings, bus: Bus, store: Store) -> Servic
     async def ready() -> dict[str, bool]:
         return {"store": await store.ping()}
 
-    app.include_router(ops_router(metrics, ready))
+    app.include_router(ops_router(metrics, ready, protect_metrics=settings.metrics_auth))
+    secure_app(app, settings, store, metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     def on_stop() -> None:

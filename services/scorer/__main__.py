@@ -5,4 +5,4 @@ from services.scorer.service import build_scorer
 from services.scorer.settings import ScorerSettings
 
 if __name__ == "__main__":
-    run_main("scorer", ScorerSettings(), build_scorer)
+    run_main("scorer", ScorerSettings, build_scorer)

@@ -7,9 +7,12 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from services.common.auth import Role
+from services.common.auth.ratelimit import EndpointClass, guard
 from services.common.errors import InvalidInput, Overloaded
+from services.common.openapi import AUTHED, error_responses
 from services.common.schemas import Text
 from services.scorer.embedder import Embedder
 from services.scorer.metrics import ScorerMetrics
@@ -21,21 +24,21 @@ from services.scorer.settings import ScorerSettings
 
 class ClassifyIn(BaseModel):
     model_config = {"extra": "forbid"}
-    text: Text
+    text: Text = Field(description="The text to classify")
 
 
 class ClassifyOut(BaseModel):
-    label: str | None
-    probabilities: dict[str, float]
-    confidence: float
-    uncertainty: float
-    model_version: int
+    label: str | None = Field(description="Most probable class; null before any label")
+    probabilities: dict[str, float] = Field(description="Probability per class, summing to 1")
+    confidence: float = Field(description="Probability of the predicted class")
+    uncertainty: float = Field(description="1 - (top probability - second), in [0, 1]")
+    model_version: int = Field(description="The model version that answered (0: none yet)")
 
 
 class ModelInfo(BaseModel):
-    version: int
-    classes: list[str]
-    n_labels: int
+    version: int = Field(description="The served model version (0: none yet)")
+    classes: list[str] = Field(description="Classes the model knows")
+    n_labels: int = Field(description="Labels the model has learned")
 
 
 class Deps:
@@ -54,10 +57,10 @@ def get_deps(request: Request) -> Deps:
 D = Annotated[Deps, Depends(get_deps)]
 
 def router() -> APIRouter:
-    r = APIRouter(prefix="/v1", tags=["scorer"])
+    r = APIRouter(prefix="/v1", tags=["scorer"], responses=error_responses(*AUTHED))
 
-
-    @r.post("/classify", response_model=ClassifyOut)
+    @r.post("/classify", response_model=ClassifyOut, responses=error_responses(413),
+            dependencies=guard(Role.APP, limit=EndpointClass.CLASSIFY))
     async def classify(body: ClassifyIn, d: D) -> ClassifyOut:
         started = time.perf_counter()
         status = "ok"
@@ -88,7 +91,7 @@ def router() -> APIRouter:
             d.metrics.classify_requests.labels(status).inc()
             d.metrics.classify_latency.observe(time.perf_counter() - started)
 
-    @r.get("/model", response_model=ModelInfo)
+    @r.get("/model", response_model=ModelInfo, dependencies=guard(Role.APP, Role.REVIEWER))
     async def model_info(d: D) -> ModelInfo:
         version, model = d.holder.snapshot()
         if model is None:

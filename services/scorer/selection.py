@@ -10,7 +10,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from services.common.auth import Role
+from services.common.auth.ratelimit import guard
 from services.common.observability import Metrics
+from services.common.openapi import error_responses
 from services.common.selection import GlobalBudget, QueuePressure, make_strategy
 from services.common.store import Store
 from services.scorer.model_holder import ModelHolder
@@ -117,7 +120,8 @@ async def poll_queue(router: Router, store: Store, metrics: SelectionMetrics,
 
 
 def audit_router(router: Router) -> APIRouter:
-    r = APIRouter(prefix="/v1", tags=["scorer"])
+    r = APIRouter(prefix="/v1", tags=["scorer"], responses=error_responses(401, 403, 503),
+                  dependencies=guard(Role.APP, Role.REVIEWER))
 
     @r.get("/audit")
     async def audit() -> dict[str, Any]:

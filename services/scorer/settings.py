@@ -4,10 +4,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from services.common.settings import CommonSettings
+from services.common.settings import ServiceSettings
 
 
-class ScorerSettings(CommonSettings):
+class ScorerSettings(ServiceSettings):
     http_port: int = 8002
     # auto: torch fp16 on CUDA when a GPU is present, else ONNX int8 (2-3x torch fp32 on CPU;
     # docs/benchmarks.md). torch | onnx force one.

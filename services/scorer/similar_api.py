@@ -11,7 +11,10 @@ import numpy as np
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from services.common.auth import Role
+from services.common.auth.ratelimit import EndpointClass, guard
 from services.common.errors import InvalidInput, NotFound
+from services.common.openapi import AUTHED, error_responses
 from services.common.schemas import DocId, Text
 from services.scorer.index import SimilarityIndex
 
@@ -21,26 +24,26 @@ MAX_K = 100
 
 class SimilarIn(BaseModel):
     model_config = {"extra": "forbid"}
-    text: Text
-    k: int = Field(default=10, ge=1, le=MAX_K)
+    text: Text = Field(description="Text to find neighbours of")
+    k: int = Field(default=10, ge=1, le=MAX_K, description="How many neighbours")
 
 
 class NeighborOut(BaseModel):
-    item_id: str
+    item_id: str = Field(description="The neighbour's item id")
     score: float = Field(description="Cosine similarity, 1 = identical")
-    label: str | None
-    status: Literal["queued", "labeled"]
+    label: str | None = Field(description="Its label, once labeled")
+    status: Literal["queued", "labeled"] = Field(description="Still queued, or labeled")
     text: str | None = Field(description="The start of the item's text, when known")
 
 
 class SimilarOut(BaseModel):
-    item_id: str | None = None
-    neighbors: list[NeighborOut]
+    item_id: str | None = Field(default=None, description="The item asked about (GET)")
+    neighbors: list[NeighborOut] = Field(description="Nearest first")
 
 
 def similar_router(index: SimilarityIndex, embed: Embed, max_chars: int) -> APIRouter:
     """``embed`` must be the interactive (429-on-overload) path of the batcher."""
-    r = APIRouter(prefix="/v1", tags=["scorer"])
+    r = APIRouter(prefix="/v1", tags=["scorer"], responses=error_responses(*AUTHED))
 
     async def answer(vector: np.ndarray, k: int, item_id: str | None) -> SimilarOut:
         found = await asyncio.to_thread(index.search, vector, k, [item_id] if item_id else None)
@@ -48,7 +51,8 @@ def similar_router(index: SimilarityIndex, embed: Embed, max_chars: int) -> APIR
             NeighborOut(item_id=n.item_id, score=n.score, label=n.label, status=n.status,
                         text=n.text) for n in found[0]])
 
-    @r.get("/similar", response_model=SimilarOut)
+    @r.get("/similar", response_model=SimilarOut, responses=error_responses(404),
+           dependencies=guard(Role.REVIEWER, limit=EndpointClass.REVIEW))
     async def similar_to_item(
         item_id: Annotated[DocId, Query(description="An item queued for review or labeled")],
         k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
@@ -59,7 +63,8 @@ def similar_router(index: SimilarityIndex, embed: Embed, max_chars: int) -> APIR
                            "queued for review or labeled are)")
         return await answer(vector, k, item_id)
 
-    @r.post("/similar", response_model=SimilarOut)
+    @r.post("/similar", response_model=SimilarOut, responses=error_responses(413),
+            dependencies=guard(Role.REVIEWER, limit=EndpointClass.CLASSIFY))
     async def similar_to_text(body: SimilarIn) -> SimilarOut:
         if len(body.text) > max_chars:
             raise InvalidInput(f"text has {len(body.text)} characters; the limit is {max_chars}")

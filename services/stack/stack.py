@@ -57,12 +57,14 @@ def build_stack(
 ) -> Stack:
     bus = make_bus(settings)
     store = make_store(settings)
+    # One auth switch for the whole stack: the stack's (off by default in dev mode).
+    auth = {"auth": settings.auth}
     return Stack(
         bus=bus,
         store=store,
-        ingest=build_ingest(ingest, bus, store),
-        scorer=build_scorer(scorer, bus, store, encoder=encoder),
-        review=build_review_api(review, bus, store),
-        trainer=build_trainer(trainer, bus, store),
+        ingest=build_ingest(ingest.model_copy(update=auth), bus, store),
+        scorer=build_scorer(scorer.model_copy(update=auth), bus, store, encoder=encoder),
+        review=build_review_api(review.model_copy(update=auth), bus, store),
+        trainer=build_trainer(trainer.model_copy(update=auth), bus, store),
         settings=settings,
     )

@@ -5,4 +5,4 @@ from services.trainer.service import build_trainer
 from services.trainer.settings import TrainerSettings
 
 if __name__ == "__main__":
-    run_main("trainer", TrainerSettings(), build_trainer)
+    run_main("trainer", TrainerSettings, build_trainer)

@@ -8,7 +8,9 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from services.common.auth import Principal, Role, require
+from services.common.auth.ratelimit import guard
 from services.common.errors import NotFound
+from services.common.openapi import error_responses
 from services.common.schemas import ModelAnnouncement
 from services.common.store import ModelRecord, ServingState, Store
 from services.trainer.lineage import DocumentLineage, document_lineage
@@ -46,7 +48,8 @@ App = Annotated[Principal, Depends(require(Role.APP))]
 def router(trainer: Trainer, store: Store) -> APIRouter:
     r = APIRouter(prefix="/v1")
 
-    @r.get("/status", response_model=TrainerStatus, tags=["trainer"])
+    @r.get("/status", response_model=TrainerStatus, tags=["trainer"],
+           dependencies=guard(Role.APP, Role.REVIEWER))
     async def status() -> TrainerStatus:
         learner, d = trainer.learner, trainer.last_decision
         serving = trainer.serving
@@ -63,13 +66,15 @@ def router(trainer: Trainer, store: Store) -> APIRouter:
             classes=learner.model.classes, model_updates=learner.model.n_learned,
         )
 
-    @r.get("/models", response_model=Registry, tags=["models"])
+    @r.get("/models", response_model=Registry, tags=["models"],
+           dependencies=guard(Role.APP, Role.REVIEWER))
     async def models() -> Registry:
         """Retained versions with the gate's decision and reason, and what is served."""
         return Registry(serving=await store.models.serving(),
                         versions=await store.models.versions())
 
-    @r.post("/models/pin", response_model=ModelAnnouncement, tags=["models"])
+    @r.post("/models/pin", response_model=ModelAnnouncement, tags=["models"],
+            responses=error_responses(404, 409))
     async def pin(body: PinIn, who: Admin) -> ModelAnnouncement:
         """Serve this version on every replica; the trainer continues from its exact state."""
         try:
@@ -78,12 +83,14 @@ def router(trainer: Trainer, store: Store) -> APIRouter:
             raise NotFound(f"version {body.version} is not in the registry (never published, "
                            f"or dropped by retention: keep_versions): {exc}") from exc
 
-    @r.delete("/models/pin", response_model=ModelAnnouncement, tags=["models"])
+    @r.delete("/models/pin", response_model=ModelAnnouncement, tags=["models"],
+              responses=error_responses(404, 409))
     async def unpin(who: Admin) -> ModelAnnouncement:
         """Resume normal promotion through the gate."""
         return await trainer.unpin(who.name)
 
-    @r.get("/documents/{doc_id:path}", response_model=DocumentLineage, tags=["lineage"])
+    @r.get("/documents/{doc_id:path}", response_model=DocumentLineage, tags=["lineage"],
+           responses=error_responses(404))
     async def document(doc_id: str, _: App) -> DocumentLineage:
         """What happened to one document: prediction, routing, label, learning version."""
         return await document_lineage(store, doc_id)

@@ -67,19 +67,27 @@ class Checkpointer:
 
     def _decode(self, blob: bytes) -> TrainerState:
         head, _, payload = blob.partition(b"\n")
-        header = json.loads(head)
-        verify(payload, sha256=header["sha256"], signature=header["signature"],
+        try:
+            header = json.loads(head)
+        except (ValueError, RecursionError):
+            raise SignatureError("checkpoint header is not valid JSON") from None
+        if not isinstance(header, dict):
+            raise SignatureError("checkpoint header is not a JSON object")
+        verify(payload, sha256=header.get("sha256"), signature=header.get("signature"),
                key=self._signing_key)  # before unpickling, always
-        data = pickle.loads(payload)
-        if not isinstance(data.get("learner"), Learner):
+        data = pickle.loads(payload)  # verified above: written by a holder of the key
+        if not isinstance(data, dict) or not isinstance(data.get("learner"), Learner):
             raise SignatureError("checkpoint does not hold a Learner")
-        return TrainerState(
-            learner=data["learner"],
-            offsets={(t, int(p)): int(o) for t, p, o in data["offsets"]},
-            since_publish=int(data["since_publish"]),
-            saved_at=float(header["saved_at"]),
-            voids=[(int(p), int(a), int(b)) for p, a, b in data.get("voids", [])],
-        )
+        try:
+            return TrainerState(
+                learner=data["learner"],
+                offsets={(t, int(p)): int(o) for t, p, o in data["offsets"]},
+                since_publish=int(data["since_publish"]),
+                saved_at=float(header.get("saved_at", 0.0)),
+                voids=[(int(p), int(a), int(b)) for p, a, b in data.get("voids", [])],
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SignatureError(f"checkpoint content is malformed: {exc!r}") from None
 
     async def save(self, state: TrainerState) -> int:
         """Persist atomically; returns the checkpoint's size in bytes."""

@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from services.common.auth import DevAuthenticator
+from services.common.auth.wiring import secure_app
 from services.common.bus import Bus
 from services.common.bus.runner import ConsumerLoop, Item
 from services.common.docs import install_offline_docs
-from services.common.http import install_error_handlers
+from services.common.http import BodyLimitMiddleware, install_error_handlers
 from services.common.model import OnlineClassifier
 from services.common.observability import ops_router
 from services.common.runtime import Service
@@ -73,15 +73,15 @@ def build_trainer(settings: TrainerSettings, bus: Bus, store: Store) -> Service:
     app = FastAPI(title="alstream trainer", version="0.1.0")
     install_error_handlers(app)
     install_offline_docs(app)
-    # Auth off until the security work wires real keys here (services/common/auth).
-    if not hasattr(app.state, "authenticator"):
-        app.state.authenticator = DevAuthenticator()
     app.include_router(router(trainer, store))
 
     async def ready() -> dict[str, bool]:
         return {"store": await store.ping()}
 
-    app.include_router(ops_router(metrics, ready))
+    app.include_router(ops_router(metrics, ready, protect_metrics=settings.metrics_auth))
+    secure_app(app, settings, store, metrics)
+    # The trainer reads no documents; its bodies are admin requests (key creation).
+    app.add_middleware(BodyLimitMiddleware, max_bytes=65_536)
 
     def on_stop() -> None:
         for loop in loops:

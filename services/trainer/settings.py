@@ -4,10 +4,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from services.common.settings import CommonSettings
+from services.common.settings import ServiceSettings
 
 
-class TrainerSettings(CommonSettings):
+class TrainerSettings(ServiceSettings):
     http_port: int = 8004
     # Freshness (docs/lifecycle.md): a version is published as soon as labels were learned, at
     # most every publish_interval_ms (a debounce: each version is a full signed artifact).

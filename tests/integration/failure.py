@@ -42,8 +42,9 @@ class Progress:
         self.events.append(f"{time.monotonic() - self.started:7.1f}s  {what}")
 
 
-async def feed(url: str, docs: list[tuple[str, str, str]], rate: float, p: Progress) -> None:
-    async with httpx.AsyncClient(timeout=60) as client:
+async def feed(url: str, docs: list[tuple[str, str, str]], rate: float, p: Progress,
+               headers: dict[str, str]) -> None:
+    async with httpx.AsyncClient(timeout=60, headers=headers) as client:
         for start in range(0, len(docs), 10):
             t0 = time.monotonic()
             chunk = docs[start : start + 10]
@@ -63,8 +64,8 @@ async def feed(url: str, docs: list[tuple[str, str, str]], rate: float, p: Progr
             await asyncio.sleep(max(0.0, len(chunk) / rate - (time.monotonic() - t0)))
 
 
-async def review(url: str, truth: dict[str, str], p: Progress, stop: asyncio.Event) -> None:
-    headers = {"X-Reviewer": "sim"}
+async def review(url: str, truth: dict[str, str], p: Progress, stop: asyncio.Event,
+                 headers: dict[str, str]) -> None:
     async with httpx.AsyncClient(timeout=30) as client:
         while not stop.is_set():
             try:
@@ -149,9 +150,10 @@ async def run(stack: Stack, cluster: KafkaCluster, docs: list[tuple[str, str, st
     preds = Observer(settings, settings.topics.predictions)
     labels = Observer(settings, settings.topics.labels)
     observers = [asyncio.create_task(o.run(stop_obs)) for o in (preds, labels)]
-    reviewer = asyncio.create_task(review(stack["review-0"].url, truth, p, stop_review))
+    reviewer = asyncio.create_task(review(stack["review-0"].url, truth, p, stop_review,
+                                            stack.reviewer_headers("sim")))
     try:
-        await asyncio.gather(feed(stack["ingest-0"].url, docs, rate, p),
+        await asyncio.gather(feed(stack["ingest-0"].url, docs, rate, p, stack.headers),
                              disrupt(cluster, p, len(docs)))
         p.note(f"all {len(docs)} documents acknowledged")
         predicted = lambda: {Prediction.model_validate_json(r.value).doc_id  # noqa: E731
@@ -163,7 +165,7 @@ async def run(stack: Stack, cluster: KafkaCluster, docs: list[tuple[str, str, st
         stop_review.set()
         await reviewer
         trainer = stack["trainer-0"].url
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, headers=stack.headers) as client:
             status: dict[str, Any] = {}
             while time.monotonic() < deadline:
                 with_status = await client.get(f"{trainer}/v1/status")

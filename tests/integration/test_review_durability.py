@@ -65,8 +65,8 @@ def review_stack(kafka_broker: KafkaCluster, redis_url: str, tmp_path: Path) -> 
 async def test_review_api_crash_keeps_labels_and_returns_leases(review_stack: Stack) -> None:
     api = review_stack["review-0"]
     await publish_requests(review_stack, 5)
-    alice, bob = {"X-Reviewer": "alice"}, {"X-Reviewer": "bob"}
-    async with httpx.AsyncClient(timeout=10) as client:
+    alice, bob = review_stack.reviewer_headers("alice"), review_stack.reviewer_headers("bob")
+    async with httpx.AsyncClient(timeout=10, headers=review_stack.headers) as client:
         await eventually(lambda: _depth(client, api, 5), 30, what="5 queued items")
         leased = [(await client.get(f"{api.url}/v1/review/next", headers=alice)).json()["item_id"]
                   for _ in range(3)]
@@ -133,8 +133,8 @@ async def test_redis_crash_loses_no_acknowledged_label(
     refused = 0
     try:
         await publish_requests(stack, n)
-        headers = {"X-Reviewer": "carol"}
-        async with httpx.AsyncClient(timeout=10) as client:
+        headers = stack.reviewer_headers("carol")
+        async with httpx.AsyncClient(timeout=10, headers=stack.headers) as client:
             await eventually(lambda: _depth(client, api, n), 30, what="queued items")
             crashed = False
             while len(acked) < n:

@@ -66,7 +66,7 @@ async def test_stream_with_a_scorer_crash(full_stack: Stack) -> None:
                     for r in predictions.records}
     scorer = st["scorer-0"]
 
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=60, headers=st.headers) as client:
         reviewer = Reviewer(st["review-0"].url, truth)
         reviewing = asyncio.create_task(reviewer.run(client))
         for start in range(0, N_TRAIN, 100):
@@ -173,7 +173,7 @@ async def test_trainer_crash_loses_no_label_and_learns_none_twice(full_stack: St
 
     bus = KafkaBus(settings)
     await bus.start()
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=st.headers) as client:
         before = await status(client, trainer.url)
         assert before["labels_learned"] == before["model_updates"]
         try:
@@ -250,7 +250,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic(full_stack: Stack) ->
         # Everyone is still up and still working: a new document gets its prediction.
         assert all(svc.alive() and svc.healthy() for svc in st.services.values())
         marker = f"after-poison-{time.time_ns()}"
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, headers=st.headers) as client:
             resp = await client.post(f"{st['ingest-0'].url}/v1/documents",
                                      json={"id": marker, "text": "the shuttle launch slipped"})
             assert resp.status_code == 202
@@ -261,7 +261,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic(full_stack: Stack) ->
         async def scorers_dead_lettered() -> bool:
             # Each scorer's model-announcement group dead-letters its own copy; one of the two
             # also owns the poisoned document's partition.
-            async with httpx.AsyncClient(timeout=30) as client:
+            async with httpx.AsyncClient(timeout=30, headers=st.headers) as client:
                 texts = [(await client.get(f"{st[n].url}/metrics")).text
                          for n in ("scorer-0", "scorer-1")]
             return sum(metric(t, "alstream_dead_letters_total", 0.0) for t in texts) >= 3
@@ -277,7 +277,7 @@ async def test_two_scorers_split_the_stream_and_both_serve_classify(full_stack: 
     scorers = [st["scorer-0"], st["scorer-1"]]
     docs = sample("test", 200, seed=7, tag="split")
     scored = "alstream_scorer_documents_scored_total"
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=60, headers=st.headers) as client:
 
         async def counts() -> list[float]:
             return [metric((await client.get(f"{s.url}/metrics")).text, scored)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import httpx
 import pytest
 
@@ -11,6 +13,11 @@ from tests.fakes import HashingEncoder
 from tests.helpers import eventually
 
 __all__ = ["Running", "drain", "eventually"]
+
+# Unit tests of service behaviour call endpoints without API keys, as the embedded dev stack
+# does; settings read at test time see auth off. Security tests (tests/unit/security) pass
+# auth=True explicitly. Set before any settings object exists.
+os.environ.setdefault("ALSTREAM_AUTH", "off")
 
 
 @pytest.fixture

@@ -52,8 +52,12 @@ def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
     """A FastAPI dependency: the caller, if it holds one of ``roles`` (or admin); else 403."""
 
     async def dependency(request: Request) -> Principal:
-        authenticator: Authenticator = request.app.state.authenticator
-        principal = await authenticator.authenticate(request)
+        # One authentication per request, however many dependencies ask (router-level guard,
+        # endpoint parameter, rate limit): with keys in Redis each one is a round trip.
+        principal: Principal | None = getattr(request.state, "principal", None)
+        if principal is None:
+            authenticator: Authenticator = request.app.state.authenticator
+            principal = await authenticator.authenticate(request)
         if roles and not any(principal.allows(r) for r in roles):
             wanted = " or ".join(r.value for r in roles)
             raise Forbidden(f"this endpoint needs the {wanted} role; the key has {principal.role}")

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from services.common.schemas import LabelEvent, ReviewRequest
 from services.common.store.lineage import Lineage
+from services.common.store.security import KeyRegistry, RateLimiter
 
 
 class Lease(BaseModel):
@@ -149,6 +150,8 @@ class Store(ABC):
     queue: ReviewQueue
     models: ModelRegistry
     kv: KeyValue
+    keys: KeyRegistry  # API keys (store/security.py)
+    limits: RateLimiter  # per-key token buckets, shared by replicas
     lineage: Lineage  # predictions and label facts by id, with retention (lineage.py)
 
     @abstractmethod

@@ -20,6 +20,7 @@ from services.common.store.base import (
     Store,
 )
 from services.common.store.lineage import MemoryLineage
+from services.common.store.security import MemoryKeyRegistry, MemoryRateLimiter
 
 Clock = Callable[[], float]
 
@@ -213,6 +214,8 @@ class MemoryStore(Store):
         self.lineage = MemoryLineage(lineage_max_items, lineage_max_age_s)
         self.models = MemoryModelRegistry()
         self.kv = MemoryKeyValue(clock)
+        self.keys = MemoryKeyRegistry()
+        self.limits = MemoryRateLimiter()
 
     async def start(self) -> None:
         return None

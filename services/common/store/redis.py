@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -22,7 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from services.common.errors import BackendUnavailable, Conflict, NotFound
+from services.common.errors import BackendUnavailable, Conflict, NotFound, SignatureError
 from services.common.schemas import LabelEvent, ReviewRequest
 from services.common.store import redis_lua
 from services.common.store.base import (
@@ -193,7 +194,7 @@ class RedisModelRegistry(ModelRegistry):
             raw, artifact = await pipe.execute()
         if raw is None or artifact is None:
             raise NotFound(f"model version {version} does not exist")
-        return ModelRecord.model_validate_json(raw), bytes(artifact)
+        return _model_record(raw), bytes(artifact)
 
     @guarded
     async def latest(self) -> ModelRecord | None:
@@ -201,7 +202,7 @@ class RedisModelRegistry(ModelRegistry):
         if not top:
             return None
         raw = await self._client.hget(self._records, top[0])
-        return None if raw is None else ModelRecord.model_validate_json(raw)
+        return None if raw is None else _model_record(raw)
 
     @guarded
     async def versions(self) -> list[ModelRecord]:
@@ -209,7 +210,7 @@ class RedisModelRegistry(ModelRegistry):
         if not ids:
             return []
         raws = await self._client.hmget(self._records, ids)
-        return [ModelRecord.model_validate_json(r) for r in raws if r is not None]
+        return [_model_record(r) for r in raws if r is not None]
 
     @guarded
     async def set_serving(self, state: ServingState) -> None:
@@ -230,6 +231,14 @@ class RedisModelRegistry(ModelRegistry):
             pipe.hdel(self._records, *[str(v) for v in versions])
             pipe.delete(*[f"{self._artifact}{v}" for v in versions])
             await pipe.execute()
+
+
+def _model_record(raw: bytes | str) -> ModelRecord:
+    """A stored record that does not parse is treated like a bad signature: refused, clearly."""
+    try:
+        return ModelRecord.model_validate_json(raw)
+    except ValidationError as exc:
+        raise SignatureError(f"model record is malformed: {exc.error_count()} errors") from None
 
 
 class RedisKeyValue(KeyValue):
@@ -287,6 +296,12 @@ class RedisStore(Store):
         self.queue = RedisReviewQueue(self._client, prefix)
         self.models = RedisModelRegistry(self._client, prefix)
         self.kv = RedisKeyValue(self._client, prefix)
+        # Imported here: redis_security imports `guarded` from this module.
+        from services.common.store.redis_security import RedisKeyRegistry, RedisRateLimiter
+
+        self.keys = RedisKeyRegistry(self._client, prefix)
+        self.limits = RedisRateLimiter(self._client, prefix)
+
         from services.common.store.redis_lineage import RedisLineage  # it imports `guarded`
 
         self.lineage = RedisLineage(self._client, prefix, lineage_max_items, lineage_max_age_s)

@@ -65,7 +65,7 @@ def test_signed_object_of_the_wrong_type_is_refused():
     data = pickle.dumps({"not": "a model"})
     from services.common.signing import sha256_hex, sign
 
-    with pytest.raises(TypeError):
+    with pytest.raises(SignatureError):
         load_verified(data, sha256=sha256_hex(data), signature=sign(data, KEY), key=KEY)
 
 
