@@ -55,7 +55,7 @@ settings-table: $(STAMP) ## Regenerate README.md's table of every ALSTREAM_ sett
 kafka: ## Fetch the Apache Kafka broker jars (Maven Central) into .cache/kafka
 	bash scripts/kafka.sh fetch
 
-test: $(STAMP) data kafka ## Run the whole suite: unit, contract, integration, end to end
+test: $(STAMP) data kafka ops-tools ## Run the whole suite: unit, contract, integration, end to end
 	$(PY) -m pytest -q -ra --timeout=600 --durations=15
 
 test-unit: $(STAMP) ## Fast unit tests only (no Kafka, Redis or model-heavy tests)
@@ -86,8 +86,23 @@ bench: $(STAMP) data ## Scorer benchmarks; writes docs/benchmarks.{md,json}
 eval: $(STAMP) data ## Selection-strategy evaluation; writes docs/evaluation.md and plots
 	bash scripts/eval.sh
 
+ops-check: $(STAMP) ops-tools ## Chart, images, alerts and dashboard checks only (tests/deploy)
+	$(PY) -m pytest -q -ra tests/deploy
+
+images: ## Lint the Dockerfile; build the CPU and GPU images where a Docker engine exists
+	bash scripts/images.sh
+
+ops-tools: ## checkov in .venv-ops (its pins clash with ours); promtool from Debian if root
+	test -x .venv-ops/bin/checkov || ($(PYTHON) -m venv .venv-ops && \
+		.venv-ops/bin/pip install --quiet checkov==3.3.30)
+	command -v promtool >/dev/null || [ "$$(id -u)" != 0 ] || \
+		(apt-get install -y -q --no-install-recommends prometheus >/dev/null 2>&1 || \
+		 (apt-get update -q >/dev/null && \
+		  apt-get install -y -q --no-install-recommends prometheus >/dev/null)) || \
+		echo "promtool not installed: tests/deploy/test_alert_rules.py will skip"
+
 clean: ## Remove caches and run state (keeps the venv)
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: help venv data kafka run demo settings-table test test-unit test-integration test-e2e fuzz \
-	lint up down bench eval clean
+	lint up down bench eval images ops-tools ops-check clean

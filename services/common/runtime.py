@@ -177,7 +177,7 @@ def run_main(name: str, settings: CommonSettings | Callable[[], CommonSettings],
     message and no traceback (services.common.settings.load_settings)."""
     if not isinstance(settings, CommonSettings):
         settings = load_settings(settings)
-    setup_logging(name, settings.log_level)
+    setup_logging(name, settings.log_level, settings.log_format, settings.instance_id)
     settings.warn_if_insecure()
     limit_blas(settings.blas_threads)
     bus = make_bus(settings)

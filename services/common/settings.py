@@ -91,6 +91,9 @@ class CommonSettings(BaseSettings):
     blas_threads: int | None = Field(default=1, ge=1)
 
     log_level: str = "INFO"
+    # "json" for production log shippers (one object per line with service, instance, version
+    # and record ids); "text" stays the readable dev default.
+    log_format: Literal["text", "json"] = "text"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     instance_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")

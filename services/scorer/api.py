@@ -84,6 +84,9 @@ def router() -> APIRouter:
         except InvalidInput:
             status = "invalid"
             raise
+        except Exception:
+            status = "error"  # answered 5xx (backend unavailable, bug): the error-rate alert
+            raise
         finally:
             d.metrics.classify_requests.labels(status).inc()
             d.metrics.classify_latency.observe(time.perf_counter() - started)

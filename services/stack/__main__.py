@@ -36,7 +36,7 @@ def warn_dev_mode(settings: StackSettings) -> None:
 def main() -> None:
     started = time.monotonic()
     settings = load_settings(StackSettings)
-    setup_logging("stack", settings.log_level)
+    setup_logging("stack", settings.log_level, settings.log_format, settings.instance_id)
     warn_dev_mode(settings)
     review = load_settings(ReviewSettings)
     if review.scorer_url is None:  # the reviewer page's "similar items" come from our scorer

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.common.bus.base import Bus, Consumer, Record
 from services.common.errors import BackendUnavailable
+from services.common.logging import log_context
 from services.common.observability import Metrics
 from services.common.schemas import DeadLetter
 
@@ -113,8 +114,15 @@ class ConsumerLoop(Generic[M]):
                 await self._dead_letter(record, f"invalid {self.schema.__name__}: {exc}")
         if not items:
             return
+        first, last = items[0].record, items[-1].record
+        same = all(i.record.partition == first.partition for i in items)
+        # A batch's log lines carry its topic, and its partition and offset range when it has
+        # one partition; the one-by-one retry below carries each record's own ids.
         try:
-            await self.handler(items)
+            with log_context(group=self.group, topic=first.topic,
+                             partition=first.partition if same else None,
+                             offset=f"{first.offset}-{last.offset}" if same else None):
+                await self.handler(items)
             return
         except BackendUnavailable:
             raise
@@ -124,7 +132,8 @@ class ConsumerLoop(Generic[M]):
             await asyncio.sleep(self.retry_backoff_s)
         for item in items:
             try:
-                await self.handler([item])
+                with log_context(**_record_fields(item.record), group=self.group):
+                    await self.handler([item])
             except BackendUnavailable:
                 raise
             except Exception as exc:
@@ -135,6 +144,7 @@ class ConsumerLoop(Generic[M]):
         log.warning(
             "dead-lettering topic=%s partition=%d offset=%d: %s",
             record.topic, record.partition, record.offset, error[:500],
+            extra={**_record_fields(record), "group": self.group},
         )
         letter = DeadLetter(
             source_topic=record.topic,
@@ -147,3 +157,9 @@ class ConsumerLoop(Generic[M]):
         )
         await self.bus.publish(self.dead_letter_topic, letter, key=record.key)
         self.metrics.dead_letters.labels(record.topic, self.group).inc()
+
+
+def _record_fields(record: Record) -> dict[str, object]:
+    """Log fields of one record; its key is the document or item id on every alstream topic."""
+    return {"topic": record.topic, "partition": record.partition, "offset": record.offset,
+            "key": record.key}

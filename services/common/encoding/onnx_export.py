@@ -74,6 +74,10 @@ def ensure_artifact(model_path: str | Path, cache_dir: str | Path | None = None)
     model_path = Path(model_path)
     root = Path(cache_dir) if cache_dir else default_cache_dir()
     target = root / f"{model_path.name}-{source_fingerprint(model_path)[:16]}"
+    # A verified artifact needs no lock (files appear only by atomic rename), and taking one
+    # would fail where the export was baked into a read-only image layer.
+    if _verified(target):
+        return target / ARTIFACT
     target.mkdir(parents=True, exist_ok=True)
     with _locked(target / ".lock"):
         if _verified(target):
