@@ -114,6 +114,7 @@ async def measure(mode: str, broker: Any, redis_url: str, args: argparse.Namespa
                   redis_prefix=unique_prefix(tag), topic_prefix=f"{tag}-{uuid.uuid4().hex[:6]}.",
                   log_dir=log_dir / mode,
                   extra_env={"ALSTREAM_PARTITIONS": "2", "ALSTREAM_LABEL_BUDGET": "1.0",
+                             "ALSTREAM_LABEL_OPEN": "true",
                              "ALSTREAM_MAX_LENGTH": "128", "ALSTREAM_LEASE_TTL_S": "60",
                              "ALSTREAM_LOG_LEVEL": "WARNING", **MODES[mode]})
     for name, kind in [("ingest-0", "ingest"), ("scorer-0", "scorer"), ("scorer-1", "scorer"),

@@ -25,6 +25,9 @@ FAST_ENV = {
     "ALSTREAM_PUBLISH_EVERY_S": "1",
     "ALSTREAM_MAX_LENGTH": "128",
     "ALSTREAM_LOG_LEVEL": "INFO",
+    # Simulated reviewers (reviewer keys) bring the labels: let them create new ones, which a
+    # governed label set otherwise leaves to admins (docs/reviewing.md).
+    "ALSTREAM_LABEL_OPEN": "true",
 }
 
 

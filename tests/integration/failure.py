@@ -69,19 +69,21 @@ async def review(url: str, truth: dict[str, str], p: Progress, stop: asyncio.Eve
     async with httpx.AsyncClient(timeout=30) as client:
         while not stop.is_set():
             try:
-                resp = await client.get(f"{url}/v1/review/next", headers=headers)
+                resp = await client.post(f"{url}/v1/review/next", headers=headers)
                 if resp.status_code != 200:
                     await asyncio.sleep(0.1 if resp.status_code == 204 else 0.5)
                     continue
-                item = resp.json()["item_id"]
+                item, lease = resp.json()["item_id"], resp.json()["lease_id"]
                 for _ in range(120):  # retry this label until acknowledged
-                    ok = await client.post(f"{url}/v1/review/{item}/label",
+                    ok = await client.post(f"{url}/v1/review/leases/{lease}/label",
                                            json={"label": truth[item]}, headers=headers)
                     if ok.status_code == 200:
                         p.acked_labels[item] = ok.json()["event_id"]
                         break
                     p.review_errors += 1
                     p.review_refusals[ok.status_code] += 1
+                    if ok.status_code in (403, 404, 409):  # lease gone: the item is queued again
+                        break
                     await asyncio.sleep(0.5)
             except httpx.HTTPError:
                 p.review_errors += 1
