@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from services.common.errors import Conflict, InvalidInput
+from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.schemas import LabelSetChange
 from services.common.store import KeyValue
 
@@ -119,8 +119,9 @@ class LabelGovernance:
         known = await self.known(state)
         by_key = {self._key(k): k for k in known}
         source = by_key.get(self._key(self.clean(label)))
+        # State-dependent refusals are 404/409, not 422: the body itself is valid.
         if source is None:
-            raise InvalidInput(f"unknown label {label!r}; valid labels: {sorted(known)}")
+            raise NotFound(f"unknown label {label!r}; valid labels: {sorted(known)}")
         target: str | None = None
         if op in ("rename", "merge"):
             if not into or not self.clean(into):
@@ -131,9 +132,9 @@ class LabelGovernance:
             if op == "rename" and target is not None and target != source:
                 raise Conflict(f"label {target!r} exists already; merge into it instead")
             if op == "merge" and target is None:
-                raise InvalidInput(f"merge target {into!r} is not a label; rename instead")
+                raise NotFound(f"merge target {into!r} is not a label; rename instead")
             if target == source:
-                raise InvalidInput("a label cannot be merged into itself")
+                raise Conflict("a label cannot be merged into itself")
             target = target or self.clean(into)
             renamed = {k: (target if v == source else v) for k, v in state.renamed.items()}
             renamed[source] = target

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from services.common.auth import Principal, Role, require
 from services.common.labels import LabelListing
+from services.common.openapi import AUTHED, error_responses
 from services.common.schemas import (
     LabelAction,
     LabelEvent,
@@ -27,12 +28,22 @@ Reader = Annotated[Principal, Depends(require(Role.REVIEWER, Role.APP))]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Newest records to return")]
 
 
-class LabelChangeIn(BaseModel):
+class RelabelIn(BaseModel):
     model_config = {"extra": "forbid"}
-    op: Literal["rename", "merge", "retire"]
+    op: Literal["rename", "merge"] = Field(description="rename a label, or merge it into another")
     label: LabelName = Field(description="The label to change")
-    into: LabelName | None = Field(default=None, description="New name (rename) or target "
-                                   "label (merge)")
+    into: LabelName = Field(description="New name (rename) or target label (merge)")
+
+
+class RetireIn(BaseModel):
+    model_config = {"extra": "forbid"}
+    op: Literal["retire"] = Field(description="stop using a label")
+    label: LabelName = Field(description="The label to retire")
+
+
+# A union on `op`, so the schema itself says that rename and merge need `into` (clients and
+# fuzzers can trust it) instead of a 422 for a schema-valid body.
+LabelChangeIn = Annotated[RelabelIn | RetireIn, Field(discriminator="op")]
 
 
 class LabelChangeOut(BaseModel):
@@ -48,7 +59,7 @@ class AuditOut(BaseModel):
 
 
 def admin_router() -> APIRouter:
-    r = APIRouter(prefix="/v1")
+    r = APIRouter(prefix="/v1", responses=error_responses(*AUTHED, 404))
 
     @r.get("/labels", response_model=LabelListing, tags=["labels"])
     async def labels(d: D, _: Reader) -> LabelListing:
@@ -57,7 +68,8 @@ def admin_router() -> APIRouter:
     @r.post("/labels/changes", response_model=LabelChangeOut, tags=["labels"],
             responses={409: {"description": "Rename onto an existing label"}})
     async def change(body: LabelChangeIn, d: D, who: Admin) -> LabelChangeOut:
-        change = await d.governance.change(body.op, body.label, body.into)
+        into = body.into if isinstance(body, RelabelIn) else None
+        change = await d.governance.change(body.op, body.label, into)
         change_id = new_id()
         # On the labels topic, in log order with the labels: the trainer relabels its
         # statistics exactly where the change happened.

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from services.common.auth import Principal, Role, require
 from services.common.auth.ratelimit import EndpointClass, guard
 from services.common.errors import BackendUnavailable
+from services.common.openapi import AUTHED, error_responses
 from services.common.schemas import LabelName, MetaValue, Reason
 from services.common.store import Lease, QueueStats
 from services.review_api.deps import Deps
@@ -86,7 +87,8 @@ def router() -> APIRouter:
     # The role check and the per-key review rate limit for every route (issue 9), in that
     # order, so a refused role never spends tokens.
     r = APIRouter(prefix="/v1/review", tags=["review"],
-                  dependencies=guard(Role.REVIEWER, limit=EndpointClass.REVIEW))
+                  dependencies=guard(Role.REVIEWER, limit=EndpointClass.REVIEW),
+                  responses=error_responses(*AUTHED, 404, 409))
 
     @r.post("/next", response_model=LeasedItem, responses={204: {"description": "Queue empty"}})
     async def next_item(d: D, who: Reviewer) -> LeasedItem | Response:

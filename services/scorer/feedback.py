@@ -26,9 +26,11 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from services.common.auth import Principal, Role, require
+from services.common.auth.ratelimit import EndpointClass, guard
 from services.common.bus import Bus
 from services.common.errors import InvalidInput
 from services.common.labels import LabelGovernance
+from services.common.openapi import AUTHED, error_responses
 from services.common.schemas import (
     DocId,
     LabelEvent,
@@ -63,7 +65,9 @@ class FeedbackOut(BaseModel):
 
 def feedback_router(settings: ScorerSettings, bus: Bus, store: Store, holder: ModelHolder,
                     embed: Embed) -> APIRouter:
-    r = APIRouter(prefix="/v1", tags=["feedback"])
+    r = APIRouter(prefix="/v1", tags=["feedback"],
+                  dependencies=guard(Role.APP, limit=EndpointClass.CLASSIFY),
+                  responses=error_responses(*AUTHED, 404, 409))
     governance = LabelGovernance(store.kv, settings.label_set, case_fold=settings.label_case_fold,
                                  open_new=settings.label_open)
     topics = settings.topics

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.errors import Conflict, InvalidInput
+from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.labels import LabelGovernance
 from services.common.store import MemoryStore
 
@@ -57,5 +57,5 @@ async def test_rename_merge_retire_and_counts():
     counts = {x.label: (x.count, x.retired) for x in listing.labels}
     assert counts == {"b": (5, False), "c": (0, True)}
     assert listing.renamed == {"a": "b", "alpha": "b"}
-    with pytest.raises(InvalidInput, match="merge target"):
+    with pytest.raises(NotFound, match="merge target"):
         await g.change("merge", "b", "zzz")
