@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 
 import httpx
 
+from services.common.auth import Role
+from services.common.auth.keys import new_key
 from services.common.bus import MemoryBus
 from services.common.runtime import Service
 from services.common.schemas import LabelEvent, Reason, ReviewRequest
@@ -74,7 +76,10 @@ async def run_load(redis_url: str, prefix: str, duration_s: float = 120.0, revie
     bus = MemoryBus(partitions=1)
     settings = ReviewSettings(lease_ttl_s=ttl_s, votes_needed=k, label_set=LABELS,
                               stats_interval_s=0.5, max_leases_per_reviewer=2,
-                              redis_url=redis_url, redis_prefix=prefix)
+                              redis_url=redis_url, redis_prefix=prefix,
+                              # This measures the queue under contention, not the per-key
+                              # rate limits (tests/unit/security covers those).
+                              rate_limits=False)
     await bus.ensure_topics(settings.topics)
     stores = [RedisStore(redis_url, prefix=prefix) for _ in range(2)]
     services: list[Service] = []
@@ -83,6 +88,11 @@ async def run_load(redis_url: str, prefix: str, duration_s: float = 120.0, revie
         services.append(build_review_api(settings, bus, store))
     for svc in services:
         await svc.start()
+    tokens: dict[str, str] = {}  # reviewer name -> API key: identity comes from the key
+    for n in range(reviewers):
+        record, token = new_key(Role.REVIEWER, f"rev{n:02d}")
+        await stores[0].keys.add(record)
+        tokens[record.name] = token
     truth = {f"load-{i}": rng.choice(LABELS) for i in range(items)}
     for item_id, _ in truth.items():
         await stores[0].queue.enqueue(ReviewRequest(
@@ -96,7 +106,7 @@ async def run_load(redis_url: str, prefix: str, duration_s: float = 120.0, revie
 
     async def reviewer(n: int) -> None:
         name = f"rev{n:02d}"
-        headers = {"X-Reviewer": name}
+        headers = {"Authorization": f"Bearer {tokens[name]}"}
         accuracy = 0.75 + 0.2 * rng.random()
         while time.monotonic() < deadline:
             client = rng.choice(clients)  # either API process
