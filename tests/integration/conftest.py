@@ -41,12 +41,10 @@ def make_stack(broker: KafkaCluster, redis_url: str, log_dir: Path, tag: str,
     )
 
 
-@pytest.fixture(scope="session")
-def full_stack(kafka_broker: KafkaCluster, redis_url: str,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """ingest, two scorers, review API and trainer, each its own process, started once."""
-    log_dir = tmp_path_factory.mktemp("stack-logs")
-    stack = make_stack(kafka_broker, redis_url, log_dir, "it")
+def _five_process_stack(kafka_broker: KafkaCluster, redis_url: str,
+                        tmp_path_factory: pytest.TempPathFactory, tag: str) -> Iterator[Stack]:
+    log_dir = tmp_path_factory.mktemp(f"{tag}-stack-logs")
+    stack = make_stack(kafka_broker, redis_url, log_dir, tag)
     # Two scorers in one consumer group: they split the partitions, and when one is killed
     # the other takes its partitions over after the session timeout.
     for name, kind in [("ingest-0", "ingest"), ("scorer-0", "scorer"), ("scorer-1", "scorer"),
@@ -59,3 +57,19 @@ def full_stack(kafka_broker: KafkaCluster, redis_url: str,
         stack.stop_all()
         delete_prefix(redis_url, stack.redis_prefix)
         print(f"\nstack logs: {log_dir}")
+
+
+@pytest.fixture(scope="session")
+def full_stack(kafka_broker: KafkaCluster, redis_url: str,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """ingest, two scorers, review API and trainer, each its own process, started once."""
+    yield from _five_process_stack(kafka_broker, redis_url, tmp_path_factory, "it")
+
+
+@pytest.fixture(scope="module")
+def lifecycle_stack(kafka_broker: KafkaCluster, redis_url: str,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The same five processes for the lifecycle tests, which feed synthetic labels, pin
+    versions and kill the trainer: kept apart from full_stack, whose tests measure accuracy
+    on real labels."""
+    yield from _five_process_stack(kafka_broker, redis_url, tmp_path_factory, "lc")

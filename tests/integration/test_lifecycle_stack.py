@@ -45,13 +45,13 @@ async def settled(client: httpx.AsyncClient, st: Stack, learned: int) -> int:
     return int((await trainer_status(client, st))["serving_version"])
 
 
-async def test_pin_rolls_back_both_scorers_within_5s_and_unpin_resumes(full_stack: Stack):
-    st = full_stack
+async def test_pin_rolls_back_both_scorers_within_5s_and_unpin_resumes(lifecycle_stack: Stack):
+    st = lifecycle_stack
     stream = Stream(k=3, dim=384, noise=0.3, seed=21)
     bus = KafkaBus(observer_settings(st.bootstrap, st.topic_prefix))
     await bus.start()
     try:
-        async with httpx.AsyncClient(timeout=60, headers=full_stack.headers) as client:
+        async with httpx.AsyncClient(timeout=60, headers=lifecycle_stack.headers) as client:
             base = (await trainer_status(client, st))["labels_learned"]
             await send(bus, st, stream.events(60, start=10_000))
             n = await settled(client, st, base + 60)
@@ -88,14 +88,14 @@ async def test_pin_rolls_back_both_scorers_within_5s_and_unpin_resumes(full_stac
         await bus.stop()
 
 
-async def test_kill9_trainer_and_scorers_mid_labelling(full_stack: Stack):
-    st = full_stack
+async def test_kill9_trainer_and_scorers_mid_labelling(lifecycle_stack: Stack):
+    st = lifecycle_stack
     stream = Stream(k=3, dim=384, noise=0.3, seed=22)
     bus = KafkaBus(observer_settings(st.bootstrap, st.topic_prefix))
     await bus.start()
     events = stream.events(200, start=20_000)
     try:
-        async with httpx.AsyncClient(timeout=60, headers=full_stack.headers) as client:
+        async with httpx.AsyncClient(timeout=60, headers=lifecycle_stack.headers) as client:
             before = await trainer_status(client, st)
             for i in range(0, 200, 10):
                 await send(bus, st, events[i:i + 10])
@@ -125,15 +125,15 @@ async def test_kill9_trainer_and_scorers_mid_labelling(full_stack: Stack):
         await bus.stop()
 
 
-async def test_replay_cli_rebuilds_the_trainers_model(full_stack: Stack):
+async def test_replay_cli_rebuilds_the_trainers_model(lifecycle_stack: Stack):
     """``alstream-replay --compare`` against the live trainer's checkpoint, on Kafka + Redis."""
     import json
     import subprocess
     import sys
 
-    st = full_stack
+    st = lifecycle_stack
     env = st.env("replay", 0)
-    async with httpx.AsyncClient(timeout=60, headers=full_stack.headers) as client:
+    async with httpx.AsyncClient(timeout=60, headers=lifecycle_stack.headers) as client:
         learned = (await trainer_status(client, st))["labels_learned"]
     out = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "services.trainer.replay", "--compare", "--json"],
