@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 @pytest.mark.timeout(180)
 async def test_twenty_reviewers_k2_no_double_lease_no_lost_label(redis_url, redis_prefix):
     report = await run_load(redis_url, redis_prefix, duration_s=15, reviewers=20, k=2,
-                            items=600, ttl_s=1.5, seed=7)
+                            items=600, ttl_s=4.0, seed=7)
     print(f"\n{report}")
     assert report.errors == []
     assert report.double_leases == 0
