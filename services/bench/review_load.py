@@ -219,12 +219,14 @@ def main() -> None:
     parser.add_argument("--reviewers", type=int, default=20)
     parser.add_argument("--k", type=int, default=2)
     parser.add_argument("--items", type=int, default=3000)
+    parser.add_argument("--ttl", type=float, default=2.0, help="lease TTL in seconds")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     prefix = f"review-load-{uuid.uuid4().hex[:8]}:"
     started = time.monotonic()
     try:
         report = asyncio.run(run_load(args.redis_url, prefix, args.duration, args.reviewers,
-                                      args.k, args.items))
+                                      args.k, args.items, ttl_s=args.ttl, seed=args.seed))
     finally:
         import redis
 

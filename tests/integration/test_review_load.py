@@ -5,22 +5,35 @@ The 2-minute run is ``python -m services.bench.review_load`` (numbers in docs/re
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from services.bench.review_load import run_load
-
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.timeout(180)
-async def test_twenty_reviewers_k2_no_double_lease_no_lost_label(redis_url, redis_prefix):
-    report = await run_load(redis_url, redis_prefix, duration_s=15, reviewers=20, k=2,
-                            items=600, ttl_s=4.0, seed=7)
+def test_twenty_reviewers_k2_no_double_lease_no_lost_label(redis_url: str) -> None:
+    # The benchmark's own command, in a fresh interpreter: two review API instances on one
+    # Redis under 20 reviewers, isolated from state earlier tests leave in the pytest process
+    # (run in-process after the rest of the suite it consolidated nothing, while it passes
+    # alone: a process-level interaction not found yet, noted as open).
+    out = subprocess.run(
+        [sys.executable, "-m", "services.bench.review_load", "--redis-url", redis_url,
+         "--duration", "15", "--reviewers", "20", "--k", "2", "--items", "600",
+         "--ttl", "4", "--seed", "7"],
+        cwd=ROOT, capture_output=True, text=True, timeout=170, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout)
     print(f"\n{report}")
-    assert report.errors == []
-    assert report.double_leases == 0
-    assert report.lost_votes == 0
-    assert report.published_twice == 0
-    assert report.leased_at_end == 0 and report.unaccounted == 0
-    assert report.consolidated >= 20 and report.abandoned >= 3
-    assert report.votes_acked >= 2 * report.consolidated
+    assert report["errors"] == []
+    assert report["double_leases"] == 0
+    assert report["lost_votes"] == 0
+    assert report["published_twice"] == 0
+    assert report["leased_at_end"] == 0 and report["unaccounted"] == 0
+    assert report["consolidated"] >= 20 and report["abandoned"] >= 3
+    assert report["votes_acked"] >= 2 * report["consolidated"]
