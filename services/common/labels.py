@@ -35,17 +35,23 @@ class LabelState(BaseModel):
 
 
 class LabelInfo(BaseModel):
-    label: str
+    """One label of the governed set."""
+
+    label: str = Field(description="The label's name (normalised)")
     count: int = Field(description="Published labels of this class (corrections applied)")
-    configured: bool
-    retired: bool = False
+    configured: bool = Field(description="In the configured label_set (false: added later)")
+    retired: bool = Field(default=False, description="Retired: no longer accepted")
 
 
 class LabelListing(BaseModel):
-    mode: Literal["fixed", "open"]
-    case_fold: bool
-    labels: list[LabelInfo]
-    renamed: dict[str, str]
+    """The governed label set: which labels reviewers and apps may use."""
+
+    mode: Literal["fixed", "open"] = Field(description=(
+        "fixed: only these labels are accepted; open: a new label is added on first use"))
+    case_fold: bool = Field(description="Labels are matched case-insensitively")
+    labels: list[LabelInfo] = Field(description="Every label, retired ones included")
+    renamed: dict[str, str] = Field(
+        description="Old name -> current name, for renamed and merged labels")
 
 
 class LabelGovernance:

@@ -76,10 +76,14 @@ class PrometheusResponse(Response):
 
 
 class Health(BaseModel):
+    """Liveness: the process answers (no dependency is checked)."""
+
     status: str = Field(description="'ok' while the process serves requests")
 
 
 class Readiness(BaseModel):
+    """Readiness: whether every dependency the service needs (bus, store, ...) answers."""
+
     status: str = Field(description="'ready' or 'not ready'")
     checks: dict[str, bool] = Field(description="Each dependency and whether it is ready")
 
@@ -93,11 +97,13 @@ def ops_router(metrics: Metrics, ready: ReadyCheck, protect_metrics: bool = Fals
 
     @router.get("/healthz", response_model=Health)
     async def healthz() -> dict[str, str]:
+        """Liveness probe: 200 while the process serves requests. No key needed."""
         return {"status": "ok"}
 
     @router.get("/readyz", response_model=Readiness,
                 responses={503: {"model": Readiness, "description": "A dependency is down"}})
     async def readyz() -> Response:
+        """Readiness probe: 200 when every dependency answers, else 503. No key needed."""
         result: Any = ready()
         checks: dict[str, bool] = await result if inspect.isawaitable(result) else result
         ok = all(checks.values())
@@ -113,6 +119,7 @@ def ops_router(metrics: Metrics, ready: ReadyCheck, protect_metrics: bool = Fals
                                  "description": "Prometheus text exposition format"},
                            **(error_responses(401, 429) if protect_metrics else {})})
     async def prometheus() -> Response:
+        """This process's Prometheus metrics (text exposition format)."""
         return PrometheusResponse(metrics.render())
 
     return router

@@ -3,6 +3,7 @@ and fuzzers can trust the schema (issue 9)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI
@@ -10,12 +11,16 @@ from pydantic import BaseModel, Field
 
 
 class ValidationIssue(BaseModel):
+    """One invalid field of a request (a 422 answer lists one per field)."""
+
     loc: list[str | int] = Field(description="Where in the request the problem is")
     msg: str = Field(description="What is wrong (the offending input is never echoed)")
     type: str = Field(description="Machine-readable error type")
 
 
 class ErrorBody(BaseModel):
+    """The body of every error answer (4xx and 5xx) of every service."""
+
     detail: str | list[ValidationIssue] = Field(
         description="A sentence saying what went wrong, or (422) one entry per invalid field")
 
@@ -59,11 +64,14 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/", "/openapi.json",
 
 
 def declare_auth_errors(app: FastAPI, open_paths: frozenset[str] = OPEN_PATHS) -> None:
-    """Add 401 and 403 to every operation outside ``open_paths`` in the app's OpenAPI schema.
+    """Add 401 and 403 to every operation outside ``open_paths`` in the app's OpenAPI schema,
+    and declare every 422 with ErrorBody.
 
     Every such operation depends on a role check (tests/unit/security/test_owasp.py calls each
     one without a key and expects 401), so the schema says so even for endpoints whose router
-    did not list the codes.
+    did not list the codes. FastAPI declares its own HTTPValidationError for a 422 a router did
+    not list, but services.common.hardening.validation_handler answers every 422 with
+    ErrorBody (it never echoes the input), so that declaration would be wrong.
     """
     build = app.openapi
 
@@ -83,7 +91,32 @@ def declare_auth_errors(app: FastAPI, open_paths: frozenset[str] = OPEN_PATHS) -
                     if code in _HEADERS:
                         entry["headers"] = _HEADERS[code]
                     responses.setdefault(str(code), entry)
+        _error_body_for_422(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+_BUILTIN_422 = "#/components/schemas/HTTPValidationError"
+
+
+def _error_body_for_422(schema: dict[str, Any]) -> None:
+    """Point FastAPI's default 422 declarations at ErrorBody and drop its unused models."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            entry = operation.get("responses", {}).get("422")
+            if entry is None:
+                continue
+            body = entry.get("content", {}).get("application/json", {}).get("schema", {})
+            if body.get("$ref") == _BUILTIN_422:
+                operation["responses"]["422"] = {
+                    "description": _WHY[422],
+                    "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+    # ErrorBody is there already: every app's key-admin router declares it. FastAPI's models
+    # go once nothing refers to them (HTTPValidationError first: it refers to ValidationError).
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        if name in components and f'"#/components/schemas/{name}"' not in json.dumps(schema):
+            del components[name]

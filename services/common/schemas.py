@@ -9,13 +9,18 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-# pattern \S: "not only whitespace", so the published schema says what stripping enforces
-# (clients and fuzzers otherwise send "\v" as a valid text and get a 422).
+# Whitespace as strip_whitespace removes it (Unicode White_Space), spelled out, plus the C0
+# separators str.strip() also removes. Not `\s`: regex engines disagree on it (ECMAScript's,
+# which OpenAPI clients and fuzzers use, leaves out U+0085), and a schema-valid "\x85" was then
+# stripped to "" and refused with a 422.
+SPACE = r"\x09-\x0d\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# "Not only whitespace", so the published schema says what stripping enforces.
+NOT_BLANK = rf"[^{SPACE}]"
 DocId = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True,
-                                         pattern=r"\S")]
-Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True, pattern=r"\S")]
+                                         pattern=NOT_BLANK)]
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True, pattern=NOT_BLANK)]
 LabelName = Annotated[str, StringConstraints(min_length=1, max_length=128, strip_whitespace=True,
-                                             pattern=r"\S")]
+                                             pattern=NOT_BLANK)]
 MetaValue = str | int | float | bool | None
 
 
@@ -53,16 +58,19 @@ class Document(Message):
 
 
 class Prediction(Message):
-    doc_id: DocId
-    label: str | None
-    probabilities: dict[str, float]
-    confidence: float
-    uncertainty: float
-    model_version: int
-    routed: bool
-    reason: Reason | None = None
-    suggestion: str | None = None
-    scored_at: datetime = Field(default_factory=utcnow)
+    """The scorer's prediction for one ingested document (the predictions topic)."""
+
+    doc_id: DocId = Field(description="The document's id")
+    label: str | None = Field(description="Most probable class; null before any label")
+    probabilities: dict[str, float] = Field(description="Probability per class, summing to 1")
+    confidence: float = Field(description="Probability of the predicted class")
+    uncertainty: float = Field(description="1 - (top probability - second), in [0, 1]")
+    model_version: int = Field(description="The model version that scored it (0: none yet)")
+    routed: bool = Field(description="Sent to the review queue")
+    reason: Reason | None = Field(default=None, description="Why it was routed; null if not")
+    suggestion: str | None = Field(
+        default=None, description="A near-duplicate's human label, if one was found")
+    scored_at: datetime = Field(default_factory=utcnow, description="When it was scored (UTC)")
 
 
 class ReviewRequest(Message):
@@ -136,21 +144,26 @@ class ModelAnnouncement(Message):
     held candidate is announced with the last promoted version as ``serving_version``.
     """
 
-    version: int
-    sha256: str
-    signature: str
-    classes: list[str]
-    n_labels: int
-    metrics: dict[str, float] = Field(default_factory=dict)
-    created_at: datetime = Field(default_factory=utcnow)
-    decision: Literal["promoted", "held", "pinned", "unpinned"] = "promoted"
-    reason: str = ""
-    serving_version: int | None = None
-    pinned: bool = False
-    labels_offsets: dict[str, int] = Field(default_factory=dict)
-    # Acceptance times of the oldest and newest label new in this version (freshness).
-    oldest_label_at: datetime | None = None
-    newest_label_at: datetime | None = None
+    version: int = Field(description="The version announced")
+    sha256: str = Field(description="Hex SHA-256 of its artifact")
+    signature: str = Field(description="Hex HMAC-SHA256 of its artifact (the signing key)")
+    classes: list[str] = Field(description="Classes the model knows")
+    n_labels: int = Field(description="Labels the model had learned")
+    metrics: dict[str, float] = Field(default_factory=dict, description=(
+        "Prequential accuracy (overall, recent) and the gate's compared accuracies, in [0, 1]"))
+    created_at: datetime = Field(default_factory=utcnow, description="When it was announced")
+    decision: Literal["promoted", "held", "pinned", "unpinned"] = Field(
+        default="promoted", description="What happened to the version")
+    reason: str = Field(default="", description="Why (the gate's reason, or who pinned)")
+    serving_version: int | None = Field(
+        default=None, description="What every replica must serve now; null: `version`")
+    pinned: bool = Field(default=False, description="The served version is pinned by an admin")
+    labels_offsets: dict[str, int] = Field(default_factory=dict, description=(
+        "Labels-topic partition -> next offset: the labels this version reflects"))
+    oldest_label_at: datetime | None = Field(
+        default=None, description="Acceptance time of the oldest label new in this version")
+    newest_label_at: datetime | None = Field(
+        default=None, description="Acceptance time of the newest label new in this version")
 
 
 class DeadLetter(Message):

@@ -34,6 +34,8 @@ class DocumentIn(BaseModel):
 
 
 class Batch(BaseModel):
+    """Several documents in one request, published in order (at most max_batch)."""
+
     model_config = {"extra": "forbid"}
     documents: list[DocumentIn] = Field(min_length=1, description="The documents, in order")
 
@@ -50,16 +52,22 @@ DocumentsBody = Annotated[
 
 
 class Accepted(BaseModel):
+    """Documents accepted and published to the documents topic."""
+
     accepted: int = Field(description="Documents published")
     ids: list[str] = Field(description="Their ids, in request order (assigned ones included)")
 
 
 class LineError(BaseModel):
+    """One rejected line of an NDJSON upload."""
+
     line: int = Field(description="1-based line number in the NDJSON body")
     error: str = Field(description="Why the line was rejected")
 
 
 class BulkResult(BaseModel):
+    """The outcome of an NDJSON upload: what was published, what was rejected and why."""
+
     accepted: int = Field(description="Documents published (before any error that stopped "
                                       "the upload)")
     rejected: int = Field(description="Lines rejected (reported in errors)")

@@ -29,6 +29,8 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Newest records to retur
 
 
 class RelabelIn(BaseModel):
+    """Rename a label, or merge it into another (the model relabels its statistics)."""
+
     model_config = {"extra": "forbid"}
     op: Literal["rename", "merge"] = Field(description="rename a label, or merge it into another")
     label: LabelName = Field(description="The label to change")
@@ -36,6 +38,8 @@ class RelabelIn(BaseModel):
 
 
 class RetireIn(BaseModel):
+    """Retire a label: reviewers and apps can no longer use it."""
+
     model_config = {"extra": "forbid"}
     op: Literal["retire"] = Field(description="stop using a label")
     label: LabelName = Field(description="The label to retire")
@@ -47,15 +51,19 @@ LabelChangeIn = Annotated[RelabelIn | RetireIn, Field(discriminator="op")]
 
 
 class LabelChangeOut(BaseModel):
+    """A label-set change as applied, and the label set after it."""
+
     event_id: str = Field(description="The label_set event published on the labels topic")
-    op: str
-    label: str
-    into: str | None
-    labels: LabelListing
+    op: str = Field(description="rename, merge or retire")
+    label: str = Field(description="The label changed (normalised)")
+    into: str | None = Field(description="New name (rename) or target (merge); null for retire")
+    labels: LabelListing = Field(description="The label set after the change")
 
 
 class AuditOut(BaseModel):
-    records: list[AuditRecord]
+    """Audit records, newest first."""
+
+    records: list[AuditRecord] = Field(description="At most `limit` records, newest first")
 
 
 def admin_router() -> APIRouter:
@@ -63,11 +71,14 @@ def admin_router() -> APIRouter:
 
     @r.get("/labels", response_model=LabelListing, tags=["labels"])
     async def labels(d: D, _: Reader) -> LabelListing:
+        """The governed label set: the labels reviewers and apps may use, with counts."""
         return await d.governance.listing()
 
     @r.post("/labels/changes", response_model=LabelChangeOut, tags=["labels"],
             responses={409: {"description": "Rename onto an existing label"}})
     async def change(body: LabelChangeIn, d: D, who: Admin) -> LabelChangeOut:
+        """Rename, merge or retire a label. Published on the labels topic, so the model
+        relabels its statistics in log order, without retraining."""
         into = body.into if isinstance(body, RelabelIn) else None
         change = await d.governance.change(body.op, body.label, into)
         change_id = new_id()
@@ -85,17 +96,22 @@ def admin_router() -> APIRouter:
                               into=change.into, labels=await d.governance.listing())
 
     @r.get("/audit/items/{item_id:path}", response_model=AuditOut, tags=["audit"])
-    async def audit_item(item_id: Annotated[str, Path(min_length=1, max_length=256)], d: D,
-                         _: Admin, limit: Limit = 100) -> AuditOut:
+    async def audit_item(item_id: Annotated[str, Path(min_length=1, max_length=256,
+                                                      description="The item's id")],
+                         d: D, _: Admin, limit: Limit = 100) -> AuditOut:
+        """Everything done to one item: leases, labels, skips, corrections, consensus."""
         return AuditOut(records=await d.store.audit.by_item(item_id, limit))
 
     @r.get("/audit/reviewers/{name}", response_model=AuditOut, tags=["audit"])
-    async def audit_reviewer(name: Annotated[str, Path(min_length=1, max_length=128)], d: D,
-                             _: Admin, limit: Limit = 100) -> AuditOut:
+    async def audit_reviewer(name: Annotated[str, Path(min_length=1, max_length=128,
+                                                       description="The key owner's name")],
+                             d: D, _: Admin, limit: Limit = 100) -> AuditOut:
+        """Everything one caller (reviewer, app or admin) did."""
         return AuditOut(records=await d.store.audit.by_actor(name, limit))
 
     @r.get("/review/reviewers", response_model=ReviewersOut, tags=["review"])
     async def reviewers(d: D, _: Admin) -> ReviewersOut:
+        """Each reviewer's throughput, reliability and kappa, and Fleiss' kappa overall."""
         n_labels = len(await d.governance.known())
         out = await d.flow.reviewers.report(n_labels)
         for info in out.reviewers:

@@ -26,20 +26,27 @@ Reviewer = Annotated[Principal, Depends(require(Role.REVIEWER))]
 
 
 class LeasedItem(BaseModel):
-    item_id: str
+    """An item leased to you for labelling, with what the model thought of it."""
+
+    item_id: str = Field(description="The document's id (as sent to ingest)")
     lease_id: str = Field(description="Name this lease in label, skip and heartbeat")
     expires_at: float = Field(description="Unix seconds; heartbeat to keep the item longer")
-    text: str
+    text: str = Field(description="The document's text")
     reason: Reason = Field(description="Why it was routed to a human")
-    priority: float
-    predicted_label: str | None
+    priority: float = Field(description=(
+        "Higher is served first: audit 2.0, feedback 1.6, cold start 1.5, otherwise the "
+        "model's uncertainty in [0, 1]"))
+    predicted_label: str | None = Field(
+        description="The model's most probable class when routed; null before any label")
     confidence: float | None = Field(description="The model's probability of its prediction")
-    probabilities: dict[str, float]
+    probabilities: dict[str, float] = Field(
+        description="The model's probability per class when routed, summing to 1")
     suggestion: str | None = Field(description="A suggested label; never learned unconfirmed")
-    metadata: dict[str, MetaValue]
-    model_version: int
+    metadata: dict[str, MetaValue] = Field(description="The document's metadata, as ingested")
+    model_version: int = Field(description="The model version that routed it (0: none yet)")
     votes: int = Field(description="Labels the item already has (k annotators)")
-    votes_needed: int
+    votes_needed: int = Field(
+        description="Distinct reviewers' labels the item needs before its label is published")
 
     @classmethod
     def of(cls, lease: Lease) -> LeasedItem:
@@ -56,11 +63,15 @@ class LeasedItem(BaseModel):
 
 
 class LabelIn(BaseModel):
+    """The label you give an item (or, on a correction, its new label)."""
+
     model_config = {"extra": "forbid"}
     label: LabelName = Field(description="A label of the governed set (GET /v1/labels)")
 
 
 class CorrectionOut(BaseModel):
+    """The outcome of undoing or changing one of your labels."""
+
     published_event_id: str | None = Field(
         description="The new event on the labels topic (retracting the old one), if any")
     item: LeasedItem | None = Field(
@@ -68,8 +79,10 @@ class CorrectionOut(BaseModel):
 
 
 class StatsOut(QueueStats):
+    """The review queue's state, and your own count for today."""
+
     mine_today: int = Field(description="Your labels today (UTC)")
-    reviewer: str
+    reviewer: str = Field(description="Your reviewer name (your key's name)")
 
 
 def get_deps(request: Request) -> Deps:
@@ -92,6 +105,8 @@ def router() -> APIRouter:
 
     @r.post("/next", response_model=LeasedItem, responses={204: {"description": "Queue empty"}})
     async def next_item(d: D, who: Reviewer) -> LeasedItem | Response:
+        """Lease the most useful item you have not voted on or skipped; 204 when none waits.
+        Label, skip or heartbeat it by lease id before the lease expires."""
         s = d.settings
         lease = await d.queue.lease(who.name, s.lease_ttl_s, s.max_leases_per_reviewer)
         if lease is None:
@@ -102,6 +117,7 @@ def router() -> APIRouter:
 
     @r.post("/leases/{lease_id}/label", response_model=LabelOut, responses=LEASE_ERRORS)
     async def label(lease_id: LeaseId, body: LabelIn, d: D, who: Reviewer) -> LabelOut:
+        """Label the item you hold; repeating the same label under the lease is a no-op."""
         started = time.perf_counter()
         out = await d.flow.label(who, lease_id, body.label)
         d.metrics.label_latency.observe(time.perf_counter() - started)
@@ -109,6 +125,7 @@ def router() -> APIRouter:
 
     @r.post("/leases/{lease_id}/skip", status_code=204, responses=LEASE_ERRORS)
     async def skip(lease_id: LeaseId, d: D, who: Reviewer) -> Response:
+        """Give the item back without a label; it is not offered to you again."""
         await d.queue.skip(lease_id, who.name)
         d.metrics.skips.inc()
         await d.flow.audit(who, "skip", lease_id=lease_id)
@@ -116,6 +133,7 @@ def router() -> APIRouter:
 
     @r.post("/leases/{lease_id}/heartbeat", response_model=LeasedItem, responses=LEASE_ERRORS)
     async def heartbeat(lease_id: LeaseId, d: D, who: Reviewer) -> LeasedItem:
+        """Extend your lease to lease_ttl_s from now (the new expires_at is in the answer)."""
         return LeasedItem.of(await d.queue.heartbeat(lease_id, who.name, d.settings.lease_ttl_s))
 
     @r.get("/leases/{lease_id}/similar", responses=LEASE_ERRORS)
@@ -141,17 +159,21 @@ def router() -> APIRouter:
 
     @r.post("/labels/{event_id}/undo", response_model=CorrectionOut, responses=R404)
     async def undo(event_id: EventId, d: D, who: Reviewer) -> CorrectionOut:
+        """Withdraw one of your labels (an admin: anyone's); the model forgets it and the item
+        is leased back to you to relabel."""
         published, lease = await d.flow.correct(who, event_id, None)
         return CorrectionOut(published_event_id=published.event_id if published else None,
                              item=LeasedItem.of(lease) if lease else None)
 
     @r.put("/labels/{event_id}", response_model=CorrectionOut, responses=R404)
     async def change(event_id: EventId, body: LabelIn, d: D, who: Reviewer) -> CorrectionOut:
+        """Replace one of your labels (an admin: anyone's) with another."""
         published, _ = await d.flow.correct(who, event_id, body.label)
         return CorrectionOut(published_event_id=published.event_id if published else None)
 
     @r.get("/stats", response_model=StatsOut)
     async def stats(d: D, who: Reviewer) -> StatsOut:
+        """The review queue's depth, leases and age, and your labels today."""
         queue = await d.refresh_gauges()
         return StatsOut(**queue.model_dump(), reviewer=who.name,
                         mine_today=await d.flow.reviewers.today_count(who.name))

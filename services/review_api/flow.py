@@ -26,7 +26,9 @@ from services.review_api.settings import ReviewSettings
 
 
 class LabelOut(BaseModel):
-    item_id: str
+    """Your label as recorded, and whether it reached the labels topic."""
+
+    item_id: str = Field(description="The labelled item's id")
     label: str = Field(description="The label recorded (normalised)")
     event_id: str = Field(description="Your vote's event id: undo or correct by it")
     duplicate: bool = Field(description="The same label was already recorded under this lease")

@@ -24,7 +24,9 @@ def today(now: float | None = None) -> str:
 
 
 class ReviewerInfo(BaseModel):
-    reviewer: str
+    """One reviewer's throughput and agreement with the consensus."""
+
+    reviewer: str = Field(description="The reviewer's name (their key's name)")
     labels: int = Field(description="Votes given, all time")
     today: int = Field(description="Votes given today (UTC)")
     consolidated: int = Field(description="Multi-annotated items this reviewer voted on")
@@ -34,9 +36,12 @@ class ReviewerInfo(BaseModel):
 
 
 class ReviewersOut(BaseModel):
-    reviewers: list[ReviewerInfo]
-    fleiss_kappa: float | None = Field(description="Over all multi-annotated items")
-    items: int
+    """Every reviewer's statistics and the inter-annotator agreement."""
+
+    reviewers: list[ReviewerInfo] = Field(description="One entry per reviewer who voted")
+    fleiss_kappa: float | None = Field(
+        description="Fleiss' kappa over all multi-annotated items; null before any")
+    items: int = Field(description="Multi-annotated items consolidated so far")
 
 
 class ReviewerStats:

@@ -23,11 +23,15 @@ from services.scorer.settings import ScorerSettings
 
 
 class ClassifyIn(BaseModel):
+    """A text to classify with the served model (synchronous, nothing is published)."""
+
     model_config = {"extra": "forbid"}
     text: Text = Field(description="The text to classify")
 
 
 class ClassifyOut(BaseModel):
+    """The served model's prediction for one text."""
+
     label: str | None = Field(description="Most probable class; null before any label")
     probabilities: dict[str, float] = Field(description="Probability per class, summing to 1")
     confidence: float = Field(description="Probability of the predicted class")
@@ -36,6 +40,8 @@ class ClassifyOut(BaseModel):
 
 
 class ModelInfo(BaseModel):
+    """The model this scorer replica serves now."""
+
     version: int = Field(description="The served model version (0: none yet)")
     classes: list[str] = Field(description="Classes the model knows")
     n_labels: int = Field(description="Labels the model has learned")
@@ -62,6 +68,8 @@ def router() -> APIRouter:
     @r.post("/classify", response_model=ClassifyOut, responses=error_responses(413),
             dependencies=guard(Role.APP, limit=EndpointClass.CLASSIFY))
     async def classify(body: ClassifyIn, d: D) -> ClassifyOut:
+        """Classify one text with the served model, synchronously. Nothing is published or
+        routed to review (POST /v1/documents on ingest does that)."""
         started = time.perf_counter()
         status = "ok"
         try:
@@ -93,6 +101,7 @@ def router() -> APIRouter:
 
     @r.get("/model", response_model=ModelInfo, dependencies=guard(Role.APP, Role.REVIEWER))
     async def model_info(d: D) -> ModelInfo:
+        """The model version this replica serves, its classes and how many labels it learned."""
         version, model = d.holder.snapshot()
         if model is None:
             return ModelInfo(version=version, classes=[], n_labels=0)

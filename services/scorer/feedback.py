@@ -49,6 +49,8 @@ FEEDBACK_PRIORITY = 1.6  # after audit (2.0), before cold start (1.5) and uncert
 
 
 class FeedbackIn(BaseModel):
+    """An app's report that a prediction was wrong, with the right label."""
+
     model_config = {"extra": "forbid"}
     doc_id: DocId = Field(description="The document whose prediction was wrong")
     label: LabelName = Field(description="The right label (governed label set)")
@@ -56,9 +58,13 @@ class FeedbackIn(BaseModel):
 
 
 class FeedbackOut(BaseModel):
-    doc_id: str
+    """How the feedback was recorded (the feedback_mode setting decides)."""
+
+    doc_id: str = Field(description="The document the feedback is about")
     label: str = Field(description="The label as recorded (normalised)")
-    mode: Literal["review", "weighted", "learn"]
+    mode: Literal["review", "weighted", "learn"] = Field(description=(
+        "review: queued for a human with the label as suggestion; weighted: learned at "
+        "feedback_weight; learn: learned at weight 1"))
     event_id: str = Field(description="The label event, or the review request's item id")
     duplicate: bool = Field(description="The same feedback was already recorded")
 
@@ -75,6 +81,8 @@ def feedback_router(settings: ScorerSettings, bus: Bus, store: Store, holder: Mo
     @r.post("/feedback", response_model=FeedbackOut)
     async def feedback(body: FeedbackIn,
                        who: Annotated[Principal, Depends(require(Role.APP))]) -> FeedbackOut:
+        """Report a wrong prediction with the right label. Idempotent: the same (app,
+        document, label) is recorded once."""
         if len(body.text) > settings.classify_max_chars:
             raise InvalidInput(f"text has {len(body.text)} characters; "
                                f"the limit is {settings.classify_max_chars}")

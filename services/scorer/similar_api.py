@@ -23,12 +23,16 @@ MAX_K = 100
 
 
 class SimilarIn(BaseModel):
+    """A text whose nearest queued or labeled items are wanted."""
+
     model_config = {"extra": "forbid"}
     text: Text = Field(description="Text to find neighbours of")
     k: int = Field(default=10, ge=1, le=MAX_K, description="How many neighbours")
 
 
 class NeighborOut(BaseModel):
+    """One queued or labeled item near the one asked about."""
+
     item_id: str = Field(description="The neighbour's item id")
     score: float = Field(description="Cosine similarity, 1 = identical")
     label: str | None = Field(description="Its label, once labeled")
@@ -37,6 +41,8 @@ class NeighborOut(BaseModel):
 
 
 class SimilarOut(BaseModel):
+    """The nearest queued or labeled items, most similar first."""
+
     item_id: str | None = Field(default=None, description="The item asked about (GET)")
     neighbors: list[NeighborOut] = Field(description="Nearest first")
 
@@ -55,8 +61,9 @@ def similar_router(index: SimilarityIndex, embed: Embed, max_chars: int) -> APIR
            dependencies=guard(Role.REVIEWER, limit=EndpointClass.REVIEW))
     async def similar_to_item(
         item_id: Annotated[DocId, Query(description="An item queued for review or labeled")],
-        k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+        k: Annotated[int, Query(ge=1, le=MAX_K, description="How many neighbours")] = 10,
     ) -> SimilarOut:
+        """The k items nearest to a queued or labeled item (itself excluded)."""
         vector = await asyncio.to_thread(index.vector, item_id)
         if vector is None:
             raise NotFound(f"item {item_id!r} is not in the similarity index (only items "
@@ -66,6 +73,7 @@ def similar_router(index: SimilarityIndex, embed: Embed, max_chars: int) -> APIR
     @r.post("/similar", response_model=SimilarOut, responses=error_responses(413),
             dependencies=guard(Role.REVIEWER, limit=EndpointClass.CLASSIFY))
     async def similar_to_text(body: SimilarIn) -> SimilarOut:
+        """The k queued or labeled items nearest to a text."""
         if len(body.text) > max_chars:
             raise InvalidInput(f"text has {len(body.text)} characters; the limit is {max_chars}")
         vector = (await embed([body.text]))[0]

@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.common.errors import NotFound
 from services.common.schemas import Prediction
@@ -29,17 +29,23 @@ _WHY = {
 
 
 class Routing(BaseModel):
-    routed: bool
-    reason: str | None
-    explanation: str
+    """Whether the scorer sent the document to a human, and why."""
+
+    routed: bool = Field(description="Sent to the review queue")
+    reason: str | None = Field(description="The routing reason (see Reason); null if not routed")
+    explanation: str = Field(description="The reason in words")
 
 
 class DocumentLineage(BaseModel):
-    id: str
-    prediction: Prediction | None
-    routing: Routing | None
-    label: LabelFact | None
-    serving: ServingState | None
+    """What happened to one document, from its prediction to the version that learned it."""
+
+    id: str = Field(description="The document's id")
+    prediction: Prediction | None = Field(
+        description="Its latest prediction; null if not kept (or never scored)")
+    routing: Routing | None = Field(description="Its routing; null without a prediction")
+    label: LabelFact | None = Field(description="Its label; null while it has none")
+    serving: ServingState | None = Field(
+        description="What is served now; null before the first promotion")
 
 
 async def document_lineage(store: Store, doc_id: str) -> DocumentLineage:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -90,3 +91,27 @@ def servers() -> Iterator[ServerThread]:
         yield thread
     finally:
         thread.stop()
+
+
+@dataclass
+class FuzzResult:
+    operations: int
+    examples: int  # requests sent, hypothesis's shrinking of a failure included
+    failures: int  # operations with at least one failure
+    seconds: float
+
+
+RESULTS: dict[str, FuzzResult] = {}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line per service and a total, so a run's size is on record (docs/security.md)."""
+    if not RESULTS:
+        return
+    write = terminalreporter.write_line
+    write("fuzz: service operations examples failures seconds")
+    for name, r in RESULTS.items():
+        write(f"fuzz: {name} {r.operations} {r.examples} {r.failures} {r.seconds:.1f}")
+    total = [sum(getattr(r, f) for r in RESULTS.values())
+             for f in ("operations", "examples", "failures", "seconds")]
+    write(f"fuzz: total {total[0]} {total[1]} {total[2]} {total[3]:.1f}")

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.fuzz.conftest import AUTH, ServerThread
+from tests.fuzz.conftest import AUTH, RESULTS, FuzzResult, ServerThread
 
 EXAMPLES = int(os.environ.get("ALSTREAM_FUZZ_EXAMPLES", "5"))
 
@@ -39,9 +40,10 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 10
 # each operation gets its own hypothesis run here, and every failing one is reported.
 @pytest.mark.parametrize("service", ["ingest", "scorer", "review_api", "trainer"])
 def test_schema_holds_under_fuzzing(servers: ServerThread, service: str) -> None:
+    started = time.perf_counter()
     schema = _schema(servers, service)
     failures: list[str] = []
-    operations = 0
+    operations = examples = 0
     for result in schema.get_all_operations():
         operation = result.ok()
         operations += 1
@@ -49,11 +51,15 @@ def test_schema_holds_under_fuzzing(servers: ServerThread, service: str) -> None
         @FUZZ
         @given(case=operation.as_strategy())
         def run(case: schemathesis.Case) -> None:
+            nonlocal examples
+            examples += 1
             case.call_and_validate(headers=AUTH)
 
         try:
             run()
         except Exception as exc:
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
+    RESULTS[service] = FuzzResult(operations, examples, len(failures),
+                                  time.perf_counter() - started)
     assert operations >= 3
     assert not failures, "\n\n".join(failures)

@@ -15,15 +15,20 @@ from services.common.auth.keys import KeyInfo, new_key
 from services.common.auth.principal import Principal, Role, require
 from services.common.errors import NotFound
 from services.common.openapi import error_responses
+from services.common.schemas import SPACE
 from services.common.store.security import KeyRegistry
 
-# Printable, not only whitespace (names appear in logs and on labels).
+# No control characters (C0, DEL, C1), not only whitespace: names appear in logs and on
+# labels. Whitespace spelled out (SPACE), since `\s` differs between regex engines.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
 KeyName = Annotated[str, StringConstraints(
     min_length=1, max_length=128, strip_whitespace=True,
-    pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")]
+    pattern=rf"^[^{_CONTROL}]*[^{_CONTROL}{SPACE}][^{_CONTROL}]*$")]
 
 
 class KeyIn(BaseModel):
+    """A key to create: its role and its owner's name."""
+
     model_config = {"extra": "forbid"}
     role: Role = Field(description="app (ingest, classify, feedback), reviewer (the review "
                                    "queue, similar items) or admin (everything)")
@@ -32,11 +37,15 @@ class KeyIn(BaseModel):
 
 
 class KeyCreated(BaseModel):
+    """A new key: its record and the bearer token, shown only in this answer."""
+
     key: KeyInfo = Field(description="The stored key record (without the secret)")
     token: str = Field(description="The bearer token. Shown once: only its hash is stored")
 
 
 class KeyList(BaseModel):
+    """Every key of the shared registry (without secrets)."""
+
     keys: list[KeyInfo] = Field(description="Every key, revoked ones too, oldest first")
 
 

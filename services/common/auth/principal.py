@@ -13,6 +13,9 @@ from services.common.errors import Forbidden
 
 
 class Role(StrEnum):
+    """What a key may call: app (ingest, classify, feedback, lineage), reviewer (the review
+    queue, similar items) or admin (everything, keys and the label set included)."""
+
     APP = "app"  # ingest, classify, feedback, lineage
     REVIEWER = "reviewer"  # the review queue, similar items
     ADMIN = "admin"  # everything, including keys, label set and model admin

@@ -21,15 +21,18 @@ Action = Literal["lease", "label", "skip", "correct", "undo", "consensus", "reop
 
 
 class AuditRecord(BaseModel):
+    """One thing a caller did to an item or the label set: who, what, when."""
+
     at: float = Field(default_factory=time.time, description="Unix seconds")
     actor: str = Field(description="Who: the key owner's name (reviewer, app or admin)")
     role: str = Field(default="", description="The caller's role")
-    action: Action
-    item_id: str | None = None
-    lease_id: str | None = None
-    event_id: str | None = None
-    label: str | None = None
-    detail: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    action: Action = Field(description="What was done")
+    item_id: str | None = Field(default=None, description="The item acted on, if any")
+    lease_id: str | None = Field(default=None, description="The lease it was done under")
+    event_id: str | None = Field(default=None, description="The label event it produced")
+    label: str | None = Field(default=None, description="The label given or changed")
+    detail: dict[str, str | int | float | bool | None] = Field(
+        default_factory=dict, description="Action-specific facts (e.g. a change's op and into)")
 
 
 class AuditLog(ABC):

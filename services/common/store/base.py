@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.common.schemas import LabelEvent, LabelSource, ReviewRequest
 from services.common.store.audit import AuditLog
@@ -34,10 +34,13 @@ class Lease(BaseModel):
 
 
 class QueueStats(BaseModel):
-    depth: int
-    leased: int
-    labeled: int
-    oldest_age_s: float | None
+    """The review queue's size, shared by every review API process."""
+
+    depth: int = Field(description="Items waiting for a reviewer (leased ones not counted)")
+    leased: int = Field(description="Leases reviewers hold now")
+    labeled: int = Field(description="Items with all the labels they need")
+    oldest_age_s: float | None = Field(
+        description="Seconds the oldest waiting item has waited; null when none waits")
 
 
 class SubmitResult(BaseModel):
@@ -73,26 +76,29 @@ class Rescore(BaseModel):
 
 
 class ModelRecord(BaseModel):
-    version: int
-    sha256: str
-    signature: str
-    classes: list[str]
-    n_labels: int
-    metrics: dict[str, float] = {}
-    created_at: float
-    # Lifecycle (docs/lifecycle.md): the labels-topic offsets this version reflects (partition
-    # -> next offset), and the gate's decision on it ("promoted" or "held") with its reason.
-    labels_offsets: dict[str, int] = {}
-    decision: str = "promoted"
-    reason: str = ""
+    """One published model version in the registry (docs/lifecycle.md)."""
+
+    version: int = Field(description="The version number, increasing from 1")
+    sha256: str = Field(description="Hex SHA-256 of the model artifact")
+    signature: str = Field(description="Hex HMAC-SHA256 of the artifact (the signing key)")
+    classes: list[str] = Field(description="Classes the model knows")
+    n_labels: int = Field(description="Labels the model had learned")
+    metrics: dict[str, float] = Field(default_factory=dict, description=(
+        "Prequential accuracy (overall, recent) and the gate's compared accuracies, in [0, 1]"))
+    created_at: float = Field(description="Publication time, unix seconds")
+    labels_offsets: dict[str, int] = Field(default_factory=dict, description=(
+        "Labels-topic partition -> next offset: the labels this version reflects"))
+    decision: str = Field(default="promoted",
+                          description="The gate's decision: promoted or held")
+    reason: str = Field(default="", description="Why the gate decided so")
 
 
 class ServingState(BaseModel):
     """Which version every scorer replica serves, and whether an admin pinned it."""
 
-    version: int
-    pinned: bool = False
-    updated_at: float = 0.0
+    version: int = Field(description="The served version (0: none yet)")
+    pinned: bool = Field(default=False, description="Pinned by an admin (the gate is bypassed)")
+    updated_at: float = Field(default=0.0, description="When it last changed, unix seconds")
 
 
 class ReviewQueue(ABC):

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.common.schemas import Prediction
 
@@ -21,15 +21,16 @@ from services.common.schemas import Prediction
 class LabelFact(BaseModel):
     """An item's label as the model sees it: who, when, and the version that first learned it."""
 
-    item_id: str
-    event_id: str
-    label: str
-    reviewer: str
-    source: str
-    labeled_at: datetime
-    status: str  # learned | replaced (by a later label) | retracted
-    learned_in_version: int | None = None
-    weight: float = 1.0
+    item_id: str = Field(description="The labelled item's (document's) id")
+    event_id: str = Field(description="The label event on the labels topic")
+    label: str = Field(description="The label")
+    reviewer: str = Field(description="Who gave it (a reviewer, an app or 'consensus')")
+    source: str = Field(description="reviewer, admin, app or consensus (see LabelSource)")
+    labeled_at: datetime = Field(description="When the label was accepted (UTC)")
+    status: str = Field(description="learned, replaced (by a later label) or retracted")
+    learned_in_version: int | None = Field(
+        default=None, description="The first published version that learned it; null until then")
+    weight: float = Field(default=1.0, description="How much the model learns from it, (0, 1]")
 
 
 class Lineage(ABC):
