@@ -5,6 +5,8 @@ integration suite runs a 15 s version. Two review API instances (as two processe
 share one Redis prefix; N simulated reviewers lease, label (with a known accuracy), skip, and
 some walk away mid-lease. Each item needs k votes. Checked:
 
+- every reviewer votes under its own API key's identity (the settings come from the arguments
+  only, never the environment: see BenchSettings);
 - no item is ever leased to two reviewers at once (each lease is checked, on receipt, against
   every other reviewer's live lease as the clients saw them);
 - no acknowledged label is lost: every vote answered 200 is among the item's stored votes;
@@ -24,6 +26,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 import httpx
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from services.common.auth import Role
 from services.common.auth.keys import new_key
@@ -48,6 +51,7 @@ class LoadReport:
     skips: int = 0
     abandoned: int = 0  # leases walked away from (expired, item requeued)
     stale_answers: int = 0  # 409s on leases that had expired meanwhile
+    voters: int = 0  # distinct reviewer identities among the stored votes: one per reviewer
     double_leases: int = 0
     lost_votes: int = 0
     consolidated: int = 0
@@ -62,6 +66,35 @@ class LoadReport:
     errors: list[str] = field(default_factory=list)
 
 
+class BenchSettings(ReviewSettings):
+    """ReviewSettings from the benchmark's arguments only, never the shell's ALSTREAM_* vars.
+
+    The numbers must mean what the command line says. Read from the environment, an inherited
+    ALSTREAM_AUTH=off (a dev shell, or a test session) made every reviewer the one "dev"
+    principal: the reviewer cap handed 20 clients the same lease, the item, once voted, was
+    excluded for its only voter, and k=2 distinct votes never came (0 consolidated); an
+    ALSTREAM_VOTES_SCOPE=audit would likewise turn k=2 into k=1 (issue 10).
+    """
+
+    @classmethod
+    def settings_customise_sources(
+            cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def bench_settings(redis_url: str, prefix: str, k: int, ttl_s: float) -> BenchSettings:
+    # Each simulated reviewer is identified by its own API key, as in production.
+    return BenchSettings(auth=True, lease_ttl_s=ttl_s, votes_needed=k, votes_scope="all",
+                         label_set=LABELS, stats_interval_s=0.5, max_leases_per_reviewer=2,
+                         redis_url=redis_url, redis_prefix=prefix,
+                         # This measures the queue under contention, not the per-key rate
+                         # limits (tests/unit/security covers those).
+                         rate_limits=False)
+
+
 @dataclass
 class _Live:
     reviewer: str
@@ -74,12 +107,7 @@ async def run_load(redis_url: str, prefix: str, duration_s: float = 120.0, revie
     rng = random.Random(seed)
     report = LoadReport(reviewers=reviewers, k=k, duration_s=duration_s, items=items)
     bus = MemoryBus(partitions=1)
-    settings = ReviewSettings(lease_ttl_s=ttl_s, votes_needed=k, label_set=LABELS,
-                              stats_interval_s=0.5, max_leases_per_reviewer=2,
-                              redis_url=redis_url, redis_prefix=prefix,
-                              # This measures the queue under contention, not the per-key
-                              # rate limits (tests/unit/security covers those).
-                              rate_limits=False)
+    settings = bench_settings(redis_url, prefix, k, ttl_s)
     await bus.ensure_topics(settings.topics)
     stores = [RedisStore(redis_url, prefix=prefix) for _ in range(2)]
     services: list[Service] = []
@@ -183,11 +211,14 @@ async def check(report: LoadReport, store: RedisStore, acked: dict[str, set[str]
                 touched: set[str]) -> None:
     client = store.client
     votes_key = f"{store.prefix}queue:votes"
+    voters: set[str] = set()
     for item_id, events in acked.items():
         raw = await client.hget(votes_key, item_id)
-        stored = {LabelEvent.model_validate_json(v).event_id for v in json.loads(raw or "[]")
-                  } if raw and raw != b"{}" else set()
-        report.lost_votes += len(events - stored)
+        votes = [LabelEvent.model_validate_json(v) for v in json.loads(raw or "[]")
+                 ] if raw and raw != b"{}" else []
+        report.lost_votes += len(events - {v.event_id for v in votes})
+        voters.update(v.reviewer for v in votes)
+    report.voters = len(voters)
     stats = await store.queue.stats()
     report.requeued_at_end, report.leased_at_end = stats.depth, stats.leased
     consumer = bus.consumer([settings.topics.labels], f"check-{uuid.uuid4().hex[:6]}")

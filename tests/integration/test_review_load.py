@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.timeout(180)
 def test_twenty_reviewers_k2_no_double_lease_no_lost_label(redis_url: str) -> None:
     # The benchmark's own command, in a fresh interpreter: two review API instances on one
-    # Redis under 20 reviewers, in a fresh interpreter.
+    # Redis under 20 reviewers. Its settings come from these arguments only, never from the
+    # session's ALSTREAM_* environment (services/bench/review_load.py BenchSettings).
     out = subprocess.run(
         [sys.executable, "-m", "services.bench.review_load", "--redis-url", redis_url,
          "--duration", "15", "--reviewers", "20", "--k", "2", "--items", "600",
@@ -35,11 +36,12 @@ def test_twenty_reviewers_k2_no_double_lease_no_lost_label(redis_url: str) -> No
     assert report["leased_at_end"] == 0 and report["unaccounted"] == 0
     assert report["abandoned"] >= 3
     assert report["votes_acked"] >= 2 * report["consolidated"]
-    # Safety holds above in every run. Liveness does not yet: run alone this consolidates
-    # ~300-600 items in 15 s, but right after the rest of the suite (even in this fresh
-    # interpreter) it consolidated 0 in three runs, with every item expired and requeued and
-    # no vote lost. Cause not found yet (open in issue 10); kept visible as an XFAIL.
-    if report["consolidated"] < 20:
-        pytest.xfail(f"known open liveness problem: {report['consolidated']} consolidated, "
-                     f"{report['stale_answers']} stale answers")
+    # Every simulated reviewer votes under its own key's identity: were they merged into one
+    # principal (an inherited ALSTREAM_AUTH=off did that, issue 10), k=2 distinct votes could
+    # never meet and nothing would consolidate.
+    assert report["voters"] == 20
+    # Liveness, as a share of the votes so a slow machine (fewer votes) does not fail it:
+    # with k=2 at most every second vote completes an item; split votes reopened for a third
+    # take a few more. Run alone or after the whole suite this is ~0.45.
     assert report["consolidated"] >= 20
+    assert report["consolidated"] >= 0.3 * report["votes_acked"], report

@@ -14,10 +14,20 @@ from tests.helpers import eventually
 
 __all__ = ["Running", "drain", "eventually"]
 
-# Unit tests of service behaviour call endpoints without API keys, as the embedded dev stack
-# does; settings read at test time see auth off. Security tests (tests/unit/security) pass
-# auth=True explicitly. Set before any settings object exists.
-os.environ.setdefault("ALSTREAM_AUTH", "off")
+
+@pytest.fixture(autouse=True)
+def _auth_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests of service behaviour call endpoints without API keys, as the embedded dev
+    stack does; security tests (tests/unit/security) pass auth=True explicitly.
+
+    Per test and undone after it, never os.environ at import: conftest files are imported
+    while the whole session is collected, so a module-level setting reached every other
+    directory's tests and every process they started (issue 10: the review-load benchmark's
+    20 reviewers all became one "dev" principal and consolidated nothing, and the escaping
+    page test only passed when unit tests were collected alongside it).
+    """
+    if "ALSTREAM_AUTH" not in os.environ:  # an explicit choice in the shell still wins
+        monkeypatch.setenv("ALSTREAM_AUTH", "off")
 
 
 @pytest.fixture
