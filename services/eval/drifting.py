@@ -9,7 +9,12 @@ The class prior stays roughly constant; what drifts is what each class looks lik
 where a model's old statistics outvote new data. As in a real time-ordered stream, the latest
 30% is the holdout: it shows where the stream has drifted to.
 
-    python -m services.eval.drifting --out-dir .cache/eval r8 20ng
+A third kind covers short texts and two classes (``--short WORDS``): 20NG's computing and
+science groups (comp.* against sci.*, nine sub-groups), each text cut to its first WORDS words
+(the subject line and the start of the post, about a tweet), drifting the same way; written as
+``<name>-short-drift-*.jsonl``.
+
+    python -m services.eval.drifting --out-dir .cache/eval [--short 24] r8 20ng
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ GROUPS: dict[str, dict[str, list[str]]] = {
              "politics": ["talk.politics.guns", "talk.politics.mideast", "talk.politics.misc"],
              "religion": ["alt.atheism", "soc.religion.christian", "talk.religion.misc"]},
 }
+# Two classes for the short-text stream: the two 20NG super-classes that overlap most.
+BINARY: dict[str, dict[str, list[str]]] = {
+    "20ng": {"comp": GROUPS["20ng"]["comp"], "sci": GROUPS["20ng"]["sci"]},
+}
 
 
 def drifting(items: list[Item], groups: dict[str, list[str]], seed: int = 0,
@@ -55,12 +64,17 @@ def drifting(items: list[Item], groups: dict[str, list[str]], seed: int = 0,
     return ordered[:cut], ordered[cut:]
 
 
-def export(name: str, out_dir: Path, seed: int = 0) -> tuple[Path, Path]:
+def export(name: str, out_dir: Path, seed: int = 0, short: int = 0) -> tuple[Path, Path]:
     """From ``<name>-stream.jsonl`` and ``<name>-holdout.jsonl`` (services.eval.datasets),
-    pooled, write ``<name>-drift-stream.jsonl`` (field ``t``) and ``<name>-drift-holdout``."""
+    pooled, write ``<name>-drift-stream.jsonl`` (field ``t``) and ``<name>-drift-holdout``;
+    with ``short`` > 0 the two-class short-text variant ``<name>-short-drift-*``."""
     pool = load_items(out_dir / f"{name}-stream.jsonl") + \
         load_items(out_dir / f"{name}-holdout.jsonl")
-    stream, holdout = drifting(pool, GROUPS[name.split("-")[0]], seed)
+    base = name.split("-")[0]
+    if short > 0:
+        pool = [Item(" ".join(it.text.split()[:short]), it.label) for it in pool]
+        name = f"{name}-short"
+    stream, holdout = drifting(pool, (BINARY if short > 0 else GROUPS)[base], seed)
     paths = (out_dir / f"{name}-drift-stream.jsonl", out_dir / f"{name}-drift-holdout.jsonl")
     for path, rows in zip(paths, (stream, holdout), strict=True):
         path.write_text("".join(json.dumps({"text": it.text, "label": it.label,
@@ -75,9 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help=f"exported streams whose labels are in one of {sorted(GROUPS)} "
                         "(e.g. 20ng-3k: a sample of 20ng)")
     p.add_argument("--out-dir", type=Path, default=Path(".cache/eval"))
+    p.add_argument("--short", type=int, default=0, metavar="WORDS",
+                   help=f"write the two-class short-text stream instead ({sorted(BINARY)})")
     args = p.parse_args(argv)
     for name in args.names:
-        print(name, *export(name, args.out_dir))
+        print(name, *export(name, args.out_dir, short=args.short))
     return 0
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from services.eval.calibration import calibration
 from services.eval.data import Item
-from services.eval.drifting import drifting
+from services.eval.drifting import BINARY, drifting, export
 from services.eval.report import at_labels, summary
 
 
@@ -25,6 +25,23 @@ def test_drifting_stream_shifts_the_sub_group_mix_and_holds_out_the_latest():
     assert share_a2[0] < 0.1 and share_a2[1] > 0.9
     # The class prior does not drift much.
     assert 0.35 < sum(it.label == "A" for it in first) / len(first) < 0.65
+
+
+def test_short_text_stream_has_two_classes_and_cut_texts(tmp_path):
+    import json
+
+    subs = [s for group in BINARY["20ng"].values() for s in group] + ["rec.autos"]
+    rows = [{"text": " ".join(f"w{j}" for j in range(40)) + f" {sub}", "label": sub}
+            for sub in subs for _ in range(20)]
+    for part in ("stream", "holdout"):
+        (tmp_path / f"20ng-{part}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    stream_path, holdout_path = export("20ng", tmp_path, short=24)
+    assert stream_path.name == "20ng-short-drift-stream.jsonl"
+    out = [json.loads(line) for p in (stream_path, holdout_path)
+           for line in p.read_text().splitlines()]
+    assert {r["label"] for r in out} == {"comp", "sci"}  # rec.autos is in neither class
+    assert len(out) == 2 * 20 * (len(subs) - 1)
+    assert all(len(r["text"].split()) == 24 for r in out)
 
 
 def test_ece_is_zero_when_confidence_matches_accuracy_and_large_when_overconfident():
