@@ -15,10 +15,11 @@ Rules (docs/lifecycle.md):
   review API made a correction), then the new one is learned.
 - ``retract``: unlearns the item's current label only if its event id is ``retracts``.
 - ``label_set``: rename / merge / retire through the model; the fold's label names follow.
-- an event that was retracted, or replaced by another label of its item, is dead: a copy that
-  arrives later (the labels outbox publishes at least once, services/common/outbox_relay.py)
-  is a redelivery too, never learned again. Without this, a late copy of a corrected label
-  would replace its correction until the next copy of the correction came by.
+- an event that was retracted, or replaced by another label of its item, is dead, and so is a
+  label-set change once applied: a copy that arrives later (the labels outbox publishes at
+  least once, services/common/outbox_relay.py) is a redelivery too, never applied again.
+  Without this, a late copy of a corrected label would replace its correction until the next
+  copy of the correction came by.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ class LabelFold:
         self.t = 0  # label records learned so far: the sequence number of the next one
         self._names: list[str | None] = []  # label id -> current name (None: retired)
         self._ids: dict[str, int] = {}  # live name -> label id
-        # Event ids retracted or replaced (tombstones). Grows with corrections only (one id per
-        # correction or replaced label), not with labels.
+        # Event ids retracted or replaced, and label-set changes applied (tombstones). Grows with
+        # corrections and admin changes only, not with labels.
         self.dead: set[str] = set()
 
     def __setstate__(self, state: dict[str, object]) -> None:
@@ -85,6 +86,10 @@ class LabelFold:
 
     def apply(self, e: LabelEvent) -> Outcome:
         if e.action == LabelAction.LABEL_SET:
+            # A rename A->B, B->A, then a late copy of the first would rename A again.
+            if e.event_id in self.dead:
+                return Outcome.DUPLICATE
+            self.dead.add(e.event_id)
             return self._label_set(e)
         current = self.items.get(e.item_id)
         if e.action == LabelAction.RETRACT:
