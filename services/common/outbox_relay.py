@@ -1,11 +1,13 @@
 """The outbox relay: publishes the store's labels outbox to the labels topic, in order.
 
-Every request that stored a label event flushes at once (so a label is normally on the topic
-when the request answers, as before the outbox); a loop flushes every ``outbox_interval_s``
-as well, which is what re-publishes whatever a crashed process or a broker outage left behind,
-starting right after a (re)start. An entry is removed only after the bus acknowledged it (Kafka
-``acks=all``), so a crash in between publishes it again: at-least-once, and the trainer's fold
-ignores the late copy (services/trainer/fold.py).
+Every request that stored a label event asks for a flush and waits for it, at most ``wait_s``
+(so a label is normally on the topic when the request answers, as before the outbox, and a
+stuck broker delays answers by ``wait_s``, never by a Kafka timeout per request in a queue);
+a loop flushes every ``outbox_interval_s`` as well, which is what re-publishes whatever a
+crashed process or a broker outage left behind, starting right after a (re)start. An entry is
+removed only after the bus acknowledged it (Kafka ``acks=all``), so a crash in between
+publishes it again: at-least-once, and the trainer's fold ignores the late copy
+(services/trainer/fold.py).
 
 Order: one relay at a time drains (the store's drain lease), oldest entry first, so the topic
 sees changes in the order the store made them. A relay that stalls past its lease (a frozen
@@ -19,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 
+from services.common.aio import cancel_and_wait
 from services.common.bus import Bus
 from services.common.observability import Metrics
 from services.common.schemas import new_id
@@ -45,7 +48,7 @@ class OutboxMetrics:
 class OutboxRelay:
     def __init__(self, outbox: Outbox, bus: Bus, topic: str, metrics: Metrics, *,
                  interval_s: float = 1.0, lease_s: float = 10.0, batch: int = 100,
-                 wait_s: float = 2.0) -> None:
+                 wait_s: float = 5.0) -> None:
         self.outbox = outbox
         self.bus = bus
         self.topic = topic
@@ -53,9 +56,40 @@ class OutboxRelay:
         self.interval_s = interval_s
         self.lease_s = lease_s
         self.batch = batch
-        self.wait_s = wait_s  # how long a request's flush waits for another relay's lease
+        # How long a request waits for its flush, and a flush for another relay's lease.
+        self.wait_s = wait_s
         self.owner = new_id()
         self._lock = asyncio.Lock()  # this process's flushes run one after another
+        # Requests count up `_asked`; one background flusher catches up and reports each
+        # generation it completed, so concurrent requests share flushes instead of queueing.
+        self._asked = self._flushed = 0
+        self._progress = asyncio.Condition()
+        self._flusher: asyncio.Task[None] | None = None
+
+    def ask(self) -> int:
+        """Have the background flusher run a flush that starts after this call (one flusher
+        per process: a slow bus makes flushes longer, never more numerous); its goal."""
+        self._asked += 1
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._catch_up(), name="outbox-flusher")
+        return self._asked
+
+    async def send_soon(self) -> None:
+        """For a request that just stored an event: wait until a flush that started after
+        this call has run, or ``wait_s`` has passed. Never raises: the event is stored."""
+        goal = self.ask()
+        async with self._progress:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._progress.wait_for(lambda: self._flushed >= goal), self.wait_s)
+
+    async def _catch_up(self) -> None:
+        while self._flushed < self._asked:
+            goal = self._asked
+            await self.flush()
+            async with self._progress:
+                self._flushed = goal
+                self._progress.notify_all()
 
     async def flush(self) -> int:
         """Publish everything pending, oldest first; returns how many entries were published.
@@ -107,11 +141,17 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Flush at start (what a crash left), then every interval, and once more on stop."""
-        while True:
-            await self.flush()
+        while not stop.is_set():
+            self.ask()  # not awaited: a flush stuck on the bus must not hold up the stop
             with contextlib.suppress(Exception):  # a gauge must not end the loop
                 await self.refresh()
-            if stop.is_set():
-                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval_s)
+        if self._flusher is not None and not self._flusher.done():
+            # Let a flush in progress finish; one stuck on the bus leaves its entries stored.
+            await asyncio.wait({self._flusher}, timeout=self.wait_s)
+            await cancel_and_wait(self._flusher, timeout_s=5.0)
+        # What the last requests stored; bounded, so a stuck bus cannot hold up the stop (an
+        # interrupted flush leaves its entries stored, or published and sent again later).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.flush(), self.wait_s)

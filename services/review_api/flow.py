@@ -60,7 +60,7 @@ class LabelFlow:
     async def publish(self) -> None:
         """Send what the store just put in the outbox. Should the bus fail, the event stays
         stored and the relay's loop publishes it later: the answer is the same either way."""
-        await self.relay.flush()
+        await self.relay.send_soon()
 
     # -- votes ------------------------------------------------------------------------------
     async def label(self, principal: Principal, lease_id: str, raw: str) -> LabelOut:

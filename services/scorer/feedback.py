@@ -112,7 +112,7 @@ def feedback_router(settings: ScorerSettings, bus: Bus, store: Store, holder: Mo
                 predicted_label=predicted, model_version=version, source=LabelSource.APP,
                 weight=settings.feedback_weight if mode == "weighted" else 1.0)
             first = await store.outbox.add([event], marks={mark: b"1"}, once=True)
-            await relay.flush()
+            await relay.send_soon()
             if first:
                 await governance.count(label, +1)
         if first:

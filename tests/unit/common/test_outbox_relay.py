@@ -143,3 +143,62 @@ async def test_the_loop_sends_what_was_left_at_start_and_once_more_on_stop() -> 
     stop.set()
     await asyncio.wait_for(loop, 5)
     assert await on_topic(bus) == ["e1", "e2"]
+
+
+class StuckBus(MemoryBus):
+    """A broker that accepts the connection and never answers (until released)."""
+
+    def __init__(self) -> None:
+        super().__init__(partitions=1)
+        self.release = asyncio.Event()
+
+    async def publish_many(self, topic: str,
+                           items: Sequence[tuple[str | None, BaseModel | bytes]]) -> None:
+        await self.release.wait()
+        await super().publish_many(topic, items)
+
+
+async def test_requests_share_flushes_and_wait_at_most_wait_s_for_a_stuck_bus() -> None:
+    store, bus = MemoryStore(), StuckBus()
+    relay = relay_for(store, bus, wait_s=0.3)
+    loop = asyncio.get_running_loop()
+
+    async def request(i: int) -> float:
+        await store.outbox.add([event(i)])
+        started = loop.time()
+        await relay.send_soon()
+        return loop.time() - started
+
+    waited = await asyncio.gather(*(request(i) for i in range(20)))
+    # Each answered after wait_s, not after the requests ahead of it in a queue.
+    assert max(waited) < 1.0 and min(waited) >= 0.29
+    bus.release.set()  # the broker answers again: the one flush in flight sends everything
+    await relay.send_soon()
+    assert sorted(await on_topic(bus)) == sorted(f"e{i}" for i in range(20))
+    assert (await store.outbox.stats()).pending == 0
+
+
+async def test_concurrent_requests_are_all_published_before_they_answer() -> None:
+    store, bus = MemoryStore(), CountingBus()
+    relay = relay_for(store, bus)
+
+    async def request(i: int) -> bool:
+        await store.outbox.add([event(i)])
+        await relay.send_soon()
+        return f"e{i}" in await on_topic(bus)  # on the topic when the request answers
+
+    assert all(await asyncio.gather(*(request(i) for i in range(30))))
+    assert len(bus.calls) < 30  # requests shared flushes
+
+
+async def test_stopping_with_a_flush_stuck_on_the_bus_ends_and_keeps_the_entries() -> None:
+    store, bus = MemoryStore(), StuckBus()
+    relay = relay_for(store, bus, wait_s=0.2, interval_s=3600)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(relay.run(stop))
+    await store.outbox.add([event(1)])
+    await relay.send_soon()  # times out: the flusher hangs on the bus
+    stop.set()
+    await asyncio.wait_for(loop, 2.0)  # the stop waits wait_s per step, not for the broker
+    assert (await store.outbox.stats()).pending == 1  # stored, for the next start
+    assert await store.outbox.claim("next-start", 10)  # and the lease was given back
