@@ -99,11 +99,13 @@ class OutboxRelay:
         async with self._lock:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + self.wait_s
+            pause = 0.01  # backing off: many replicas must not hammer the store meanwhile
             try:
                 while not await self.outbox.claim(self.owner, self.lease_s):
                     if loop.time() >= deadline:
                         return 0  # another relay is draining; it publishes ours too
-                    await asyncio.sleep(0.02)
+                    await asyncio.sleep(pause)
+                    pause = min(2 * pause, 0.25)
             except Exception as exc:  # the store is down: retried next flush
                 self._failed(exc)
                 return 0
