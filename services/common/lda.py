@@ -47,7 +47,7 @@ _REBASE = 40.0  # move the decay reference when weights reach e^40, long before 
 
 
 class StreamingLDA:
-    def __init__(self, prior_strength: float = 200.0, temperature_lr: float = 0.5,
+    def __init__(self, prior_strength: float = 500.0, temperature_lr: float = 0.5,
                  initial_beta: float = 0.2, refresh_every: int = 500,
                  half_life: float | None = None, calibration_window: int = 300,
                  calibration_prior: float = 10.0, smoothing: float = 1.0) -> None:
@@ -147,10 +147,7 @@ class StreamingLDA:
         idx = np.array([self.rows.index[self._cal_y[i]] for i in known])
         # Computed here, not through logits(): the refit must leave the prediction caches
         # (_ma, _linear) exactly as a model that never refit would have them (replay checks).
-        means = self.means()
-        W = (self._n + self.prior_strength) * (means @ self._inverse)
-        z = X @ W.T - 0.5 * np.einsum("ij,ij->i", W, means)
-        z[np.arange(len(idx)), idx] = self._held_out_logit(X, idx, z[np.arange(len(idx)), idx])
+        z = self._held_out_logits(X, idx)
         zy = z[np.arange(len(idx)), idx]
         s = float(np.clip(self._log_beta, -7.0, 2.3))
         # A Gaussian prior on log beta around the initial value, worth a few records: with a
@@ -170,24 +167,41 @@ class StreamingLDA:
                 break
         self._log_beta = s
 
-    def _held_out_logit(self, X: np.ndarray, idx: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """Each record's logit for its own class as if the record were not in that class's
-        mean (leave-one-out). In-sample logits make a record look easier than a new item
-        (with few labels per class, much easier) and the fitted temperature over-confident.
-        The shared scatter is left as is; with forgetting the correction uses the exact
-        means, an approximation."""
+    def _held_out_logits(self, X: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Every record's logits as if the record had never been learned (exact leave-one-out:
+        its class mean *and* the shared scatter without it, by one Sherman-Morrison downdate
+        per record). In-sample logits make a record look easier than a new item, and removing
+        it from the mean alone is not enough: the scatter fitted on the record shortens its own
+        distances, and the temperature fitted on such logits came out about 30 % too high (too
+        confident on the holdout; docs/evaluation.md). A record alone in its class keeps its
+        in-sample logits. With forgetting the correction uses the exact means (approximate)."""
+        exact = self._sums / self._weights[:, None]
+        means = self.means()
+        P = self._inverse
         n = self._weights[idx]
         ok = n > 1.0
-        mu = self._sums[idx] / n[:, None]
-        loo = (self._sums[idx] - X) / np.maximum(n - 1.0, 1.0)[:, None]
-        scale = self._n + self.prior_strength
-
-        def g(m: np.ndarray) -> np.ndarray:
-            Pm = m @ self._inverse
-            out: np.ndarray = scale * ((Pm * X).sum(axis=1) - 0.5 * (Pm * m).sum(axis=1))
-            return out
-
-        out: np.ndarray = np.where(ok, z + g(loo) - g(mu), z)
+        a = np.where(ok, n / np.maximum(n - 1.0, 1.0), 0.0)  # scatter loses a v v'
+        V = X - exact[idx]
+        PV = V @ P
+        den = 1.0 - a * (PV * V).sum(axis=1)
+        c = a / den
+        vPx = (PV * X).sum(axis=1)
+        MP = means @ P
+        MPx = X @ MP.T
+        MPv = V @ MP.T
+        mPm = (MP * means).sum(axis=1)
+        scale = self._n - ok.astype(float) + self.prior_strength
+        z = MPx + c[:, None] * MPv * vPx[:, None] - 0.5 * (
+            mPm[None, :] + c[:, None] * MPv * MPv)
+        # The record's own class: its mean without the record.
+        loo = np.where(ok[:, None], (self._sums[idx] - X) / np.maximum(n - 1.0, 1.0)[:, None],
+                       means[idx])
+        LP = loo @ P
+        lPv = (LP * V).sum(axis=1)
+        own = (LP * X).sum(axis=1) + c * lPv * vPx - 0.5 * (
+            (LP * loo).sum(axis=1) + c * lPv * lPv)
+        z[np.arange(len(idx)), idx] = own
+        out: np.ndarray = scale[:, None] * z
         return out
 
     def _fit_temperature(self, x: np.ndarray, y: int) -> None:

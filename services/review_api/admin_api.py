@@ -11,6 +11,7 @@ from services.common.auth import Principal, Role, require
 from services.common.labels import STATE_KEY, LabelListing
 from services.common.openapi import AUTHED, error_responses
 from services.common.schemas import (
+    DocId,
     LabelAction,
     LabelEvent,
     LabelName,
@@ -99,8 +100,9 @@ def admin_router() -> APIRouter:
                               into=change.into, labels=await d.governance.listing())
 
     @r.get("/audit/items/{item_id:path}", response_model=AuditOut, tags=["audit"])
-    async def audit_item(item_id: Annotated[str, Path(min_length=1, max_length=256,
-                                                      description="The item's id")],
+    # DocId, as ids are stored: not blank, so the schema refuses what the route would empty
+    # (Starlette's `$` matches before a final newline: ".../items/%0A" gives item_id "").
+    async def audit_item(item_id: Annotated[DocId, Path(description="The item's id")],
                          d: D, _: Admin, limit: Limit = 100) -> AuditOut:
         """Everything done to one item: leases, labels, skips, corrections, consensus."""
         return AuditOut(records=await d.store.audit.by_item(item_id, limit))

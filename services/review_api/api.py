@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, Path, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from services.common.auth import Principal, Role, require
 from services.common.auth.ratelimit import EndpointClass, guard
 from services.common.errors import BackendUnavailable
 from services.common.openapi import AUTHED, error_responses
 from services.common.schemas import LabelName, MetaValue, Reason
+from services.common.similar import SimilarOut
 from services.common.store import Lease, QueueStats
 from services.review_api.deps import Deps
 from services.review_api.flow import LabelOut
@@ -78,6 +79,16 @@ class CorrectionOut(BaseModel):
         default=None, description="After an undo: the item, leased back to you to relabel")
 
 
+class LeaseSimilar(SimilarOut):
+    """Queued or labeled items similar to the one you hold, from the scorer (most similar
+    first), to compare it with what was already sent to humans."""
+
+    item_id: str = Field(description="The item you hold")
+    available: bool = Field(description=(
+        "False when no scorer is configured (ALSTREAM_SCORER_URL unset): neighbors is then "
+        "empty for that reason, not because nothing is similar"))
+
+
 class StatsOut(QueueStats):
     """The review queue's state, and your own count for today."""
 
@@ -136,26 +147,31 @@ def router() -> APIRouter:
         """Extend your lease to lease_ttl_s from now (the new expires_at is in the answer)."""
         return LeasedItem.of(await d.queue.heartbeat(lease_id, who.name, d.settings.lease_ttl_s))
 
-    @r.get("/leases/{lease_id}/similar", responses=LEASE_ERRORS)
-    async def similar(lease_id: LeaseId, d: D, who: Reviewer, request: Request) -> object:
+    @r.get("/leases/{lease_id}/similar", response_model=LeaseSimilar, responses=LEASE_ERRORS)
+    async def similar(lease_id: LeaseId, d: D, who: Reviewer, request: Request) -> LeaseSimilar:
         """Similar queued or labelled items from the scorer, for an item you hold."""
         lease = await d.queue.heartbeat(lease_id, who.name, d.settings.lease_ttl_s)
+        item_id = lease.item.item_id
         if not d.settings.scorer_url:
-            return {"item_id": lease.item.item_id, "neighbors": [], "available": False}
+            return LeaseSimilar(item_id=item_id, neighbors=[], available=False)
         headers = {k: v for k, v in request.headers.items()
                    if k.lower() in ("authorization", "x-reviewer")}
         try:
             async with httpx.AsyncClient(timeout=5.0) as client:
                 resp = await client.get(f"{d.settings.scorer_url.rstrip('/')}/v1/similar",
-                                        params={"item_id": lease.item.item_id, "k": 6},
-                                        headers=headers)
+                                        params={"item_id": item_id, "k": 6}, headers=headers)
         except httpx.HTTPError as exc:
             raise BackendUnavailable(f"the scorer did not answer: {exc}") from exc
-        if resp.status_code == 404:
-            return {"item_id": lease.item.item_id, "neighbors": [], "available": True}
+        if resp.status_code == 404:  # not in the scorer's index (yet): nothing to compare
+            return LeaseSimilar(item_id=item_id, neighbors=[], available=True)
         if resp.status_code != 200:
             raise BackendUnavailable(f"the scorer answered {resp.status_code}")
-        return {**resp.json(), "available": True}
+        try:
+            found = SimilarOut.model_validate_json(resp.content)
+        except ValidationError as exc:  # a scorer of another version: a backend fault, not ours
+            raise BackendUnavailable(
+                f"the scorer's answer did not validate ({exc.error_count()} errors)") from exc
+        return LeaseSimilar(item_id=item_id, neighbors=found.neighbors, available=True)
 
     @r.post("/labels/{event_id}/undo", response_model=CorrectionOut, responses=R404)
     async def undo(event_id: EventId, d: D, who: Reviewer) -> CorrectionOut:

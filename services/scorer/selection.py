@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from typing import Any
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from services.common.auth import Role
 from services.common.auth.ratelimit import guard
@@ -119,23 +119,58 @@ async def poll_queue(router: Router, store: Store, metrics: SelectionMetrics,
             pass
 
 
+class AuditEstimate(BaseModel):
+    """Accuracy of the predictions served, measured on audit labels only (items picked at
+    random, whatever the model said), over the most recent of them."""
+
+    accuracy: float | None = Field(description="Share of audit labels the model predicted; "
+                                   "null before the first audit label")
+    ci_low: float = Field(description="Lower bound of its Wilson interval (0 with no labels)")
+    ci_high: float = Field(description="Upper bound of its Wilson interval (1 with no labels)")
+    confidence: float = Field(description="The interval's confidence level, e.g. 0.95")
+    n: int = Field(description="Audit labels in the estimate's window")
+    n_total: int = Field(description="Audit labels seen since the scorer started (replayed "
+                         "labels included)")
+
+
+class AuditOut(BaseModel):
+    """The unbiased accuracy estimate and the selection's current state."""
+
+    estimate: AuditEstimate | None = Field(
+        description="Null when the selection strategy has no audit sample (not a selector)")
+    audit_share: float | None = Field(
+        description="Share of the stream picked at random for audit; null if unknown")
+    selection: dict[str, float | None] = Field(description=(
+        "The strategy's statistics by name (budget, query_rate, threshold, ...; the names "
+        "depend on the strategy); null where a value is not finite"))
+    routed_by_reason: dict[str, int] = Field(
+        description="Items routed to humans since start, by reason")
+    drift_events: dict[str, int] = Field(
+        description="Drift detections since start, by source (error, confidence)")
+    budget_refused: int = Field(
+        description="Items this process wanted that the group's shared budget refused")
+
+
 def audit_router(router: Router) -> APIRouter:
     r = APIRouter(prefix="/v1", tags=["scorer"], responses=error_responses(401, 403, 503),
                   dependencies=guard(Role.APP, Role.REVIEWER))
 
-    @r.get("/audit")
-    async def audit() -> dict[str, Any]:
+    @r.get("/audit", response_model=AuditOut)
+    async def audit() -> AuditOut:
         """Unbiased accuracy of served predictions, from audit labels only, with its 95%
         interval; plus the selection's current budget, query rate and routed counts."""
         selector = router.selector
         stats = {k: (v if math.isfinite(v) else None) for k, v in router.strategy.stats.items()}
-        return {
-            "estimate": selector.audit.report() if selector is not None else None,
-            "audit_share": selector.stats.get("audit_share") if selector is not None else 0.0,
-            "selection": stats,
-            "routed_by_reason": selector.reasons if selector is not None else {},
-            "drift_events": selector.drift.events if selector and selector.drift else {},
-            "budget_refused": router.refused,
-        }
+        if selector is None:
+            return AuditOut(estimate=None, audit_share=0.0, selection=stats, routed_by_reason={},
+                            drift_events={}, budget_refused=router.refused)
+        return AuditOut(
+            estimate=AuditEstimate.model_validate(selector.audit.report()),
+            audit_share=selector.stats.get("audit_share"),
+            selection=stats,
+            routed_by_reason=selector.reasons,
+            drift_events=selector.drift.events if selector.drift is not None else {},
+            budget_refused=router.refused,
+        )
 
     return r

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Literal
+from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Query
@@ -16,6 +16,7 @@ from services.common.auth.ratelimit import EndpointClass, guard
 from services.common.errors import InvalidInput, NotFound
 from services.common.openapi import AUTHED, error_responses
 from services.common.schemas import DocId, Text
+from services.common.similar import NeighborOut, SimilarOut
 from services.scorer.index import SimilarityIndex
 
 Embed = Callable[[list[str]], Awaitable[np.ndarray]]
@@ -28,23 +29,6 @@ class SimilarIn(BaseModel):
     model_config = {"extra": "forbid"}
     text: Text = Field(description="Text to find neighbours of")
     k: int = Field(default=10, ge=1, le=MAX_K, description="How many neighbours")
-
-
-class NeighborOut(BaseModel):
-    """One queued or labeled item near the one asked about."""
-
-    item_id: str = Field(description="The neighbour's item id")
-    score: float = Field(description="Cosine similarity, 1 = identical")
-    label: str | None = Field(description="Its label, once labeled")
-    status: Literal["queued", "labeled"] = Field(description="Still queued, or labeled")
-    text: str | None = Field(description="The start of the item's text, when known")
-
-
-class SimilarOut(BaseModel):
-    """The nearest queued or labeled items, most similar first."""
-
-    item_id: str | None = Field(default=None, description="The item asked about (GET)")
-    neighbors: list[NeighborOut] = Field(description="Nearest first")
 
 
 def similar_router(index: SimilarityIndex, embed: Embed, max_chars: int) -> APIRouter:

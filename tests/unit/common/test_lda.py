@@ -194,3 +194,28 @@ def test_softmax_cannot_forget_but_can_relabel():
     m.rename_class("a", "alpha")
     m.retire_class("c")
     assert m.classes == ["alpha", "b"]
+
+
+def test_held_out_logits_equal_a_model_that_never_learned_the_record():
+    """The calibration's leave-one-out is exact: class mean *and* shared scatter without the
+    record, as if it had been unlearned (a record alone in its class keeps its logits)."""
+    import copy
+
+    rng = np.random.default_rng(3)
+    model = StreamingLDA(prior_strength=50.0)
+    X, y = [], []
+    for i in range(60):
+        x = rng.normal(size=16) + i % 3
+        X.append(x / np.linalg.norm(x))
+        y.append("abc"[i % 3])
+        model.learn(X[-1], y[-1], calibrate=False)
+    lone = rng.normal(size=16)
+    model.learn(lone, "d", calibrate=False)
+    records = np.stack([*X[:9], lone])
+    labels = [*y[:9], "d"]
+    fast = model._held_out_logits(records, np.array([model.rows.index[c] for c in labels]))
+    for i in range(9):
+        without = copy.deepcopy(model)
+        without.unlearn(records[i], labels[i])
+        np.testing.assert_allclose(fast[i], without.logits(records[i][None])[0], atol=1e-8)
+    np.testing.assert_allclose(fast[9], model.logits(lone[None])[0], atol=1e-8)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 
@@ -187,3 +188,35 @@ async def test_label_descriptions_give_zero_shot_predictions_before_any_model(
         assert await scorer.service.state["holder"].load(record.version)
         body = (await scorer.client.post("/v1/classify", json={"text": "puck ice goal"})).json()
         assert body["label"] == "hockey" and body["model_version"] == record.version
+
+
+@pytest.mark.parametrize("strategy", ["selector", "random"])
+async def test_the_audit_api_answers_with_the_routers_own_figures(bus, store, topics, encoder,
+                                                                 running, strategy):
+    """GET /v1/audit is typed (AuditOut): its JSON still carries every figure as the router
+    keeps it, for a selector and for a plain strategy that has no audit sample."""
+    settings = ScorerSettings(selection_strategy=strategy, label_budget=1.0, selection_seed=1)
+    async with running(build_scorer(settings, bus, store, encoder=encoder)) as scorer:
+        await bus.publish_many(topics.documents, [(None, Document(id=f"d{i}", text=f"x {i}"))
+                                                  for i in range(5)])
+        await eventually(lambda: _n_predictions(bus, topics, 5))
+        router = scorer.service.state["router"]
+        body = (await scorer.client.get("/v1/audit")).json()
+    assert set(body) == {"estimate", "audit_share", "selection", "routed_by_reason",
+                         "drift_events", "budget_refused"}
+    # Not-finite statistics (a threshold before any item) are null: JSON has no NaN.
+    assert body["selection"] == {k: v if math.isfinite(v) else None
+                                 for k, v in router.strategy.stats.items()}
+    assert body["budget_refused"] == router.refused == 0
+    selector = router.selector
+    if selector is None:
+        assert body["estimate"] is None and body["routed_by_reason"] == body["drift_events"] == {}
+        return
+    assert body["estimate"] == selector.audit.report()  # every key, null accuracy included
+    assert body["routed_by_reason"] == selector.reasons and sum(selector.reasons.values()) == 5
+    assert body["drift_events"] == selector.drift.events
+    assert body["audit_share"] == selector.stats["audit_share"]
+
+
+async def _n_predictions(bus, topics, n: int) -> bool:  # type: ignore[no-untyped-def]
+    return len(await drain(bus, topics.predictions, group=f"p{time.time()}")) >= n

@@ -4,6 +4,11 @@ Finding 1 (ST202, schema-valid request rejected): POST /v1/admin/keys with the n
 The schema's pattern used `\\s`; the fuzzer's regex engine does not count U+0085 (NEL) as
 whitespace, pydantic's strip_whitespace does, so the name was stripped to "" and refused with
 a 422. The patterns now spell whitespace out (services.common.schemas.SPACE).
+
+Finding 2 (ST202): GET /v1/audit/items/%0A. The item id is a `{item_id:path}` parameter, whose
+route regex ends in `$`, which matches before a final newline: the id "\n" reached the handler
+as "" and was refused with a 422, while the schema (minLength 1, no pattern) called it valid.
+The parameter is now a DocId, as ids are stored: its published pattern says "not blank".
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -123,3 +129,30 @@ def test_the_ecmascript_reading_differs_where_the_finding_was() -> None:
     assert re.search(r"\S", "\x85") is None
     assert re.search(as_ecmascript(r"\S"), "\x85") is not None
     assert re.search(as_ecmascript(r"[^\s\x00]"), "\ufeff") is None
+
+
+async def test_an_audit_item_id_the_schema_allows_is_not_refused(secured: Secured) -> None:
+    """Finding 2, exactly and around it: each whitespace or control character alone, before
+    and after a letter, as the item id in the path. What the schema allows is answered (no
+    422); "\n", which the route empties, is outside the schema and refused."""
+    doc = secured.services["review"].app.openapi()
+    (param,) = doc["paths"]["/v1/audit/items/{item_id}"]["get"]["parameters"][:1]
+    schema = param["schema"]
+    assert param["name"] == "item_id" and schema["minLength"] == 1
+
+    def allowed(value: str) -> bool:
+        pattern = schema.get("pattern", "")  # none before the fix: any string of 1-256
+        return len(value) <= schema["maxLength"] and all(
+            re.search(p, value) for p in (pattern, as_ecmascript(pattern)))
+
+    client, admin = secured.clients["review"], secured.h("root")
+    refused = []
+    for value in [v for c in ODD if ord(c) < 0x100 or c.isspace() for v in (c, c + "a", "a" + c)]:
+        if allowed(value):
+            resp = await client.get(f"/v1/audit/items/{quote(value, safe='')}", headers=admin)
+            if resp.status_code == 422:
+                refused.append(value)
+    assert refused == []
+    assert not allowed("\n")
+    resp = await client.get("/v1/audit/items/%0A", headers=admin)
+    assert resp.status_code == 422

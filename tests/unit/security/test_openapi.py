@@ -7,14 +7,16 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel
 
 from services.common.auth.admin import admin_router
 from services.common.openapi import declare_auth_errors
 from tests.unit.security.conftest import Secured
 
 OPEN = {"/healthz", "/readyz", "/metrics"}
+SCALARS = {"string", "integer", "number", "boolean", "null"}
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 
@@ -89,6 +91,120 @@ def test_the_check_finds_a_missing_description(secured: Secured) -> None:
     del models["Registry"]["description"]
     del doc["paths"]["/v1/status"]["get"]["description"]
     assert undescribed(doc) == ["Registry", "TrainerStatus.gate", "GET /v1/status"]
+
+
+def _untyped(node: Any, doc: dict[str, Any], where: str, seen: set[str]) -> Iterator[str]:
+    """Where ``node`` says nothing about a value: ``{}``, an object with neither properties nor
+    typed additionalProperties (``dict``/``dict[str, Any]``), an array of anything. Follows
+    $refs (each component once) and properties, so a model with an ``Any`` field is found."""
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        if name not in seen:
+            seen.add(name)
+            yield from _untyped(doc["components"]["schemas"][name], doc, name, seen)
+        return
+    branches = [b for key in ("anyOf", "oneOf", "allOf") for b in node.get(key, [])]
+    for i, branch in enumerate(branches):
+        yield from _untyped(branch, doc, f"{where}[{i}]", seen)
+    kind = node.get("type")
+    if branches or "enum" in node or "const" in node or kind in SCALARS:
+        return
+    if kind == "array":
+        yield from _untyped(node.get("items", {}), doc, f"{where}[items]", seen)
+        return
+    values = node.get("additionalProperties")  # True or {}: values of any type
+    values = values if isinstance(values, dict) and values else None
+    if kind == "object" and (node.get("properties") or values):
+        for name, prop in node.get("properties", {}).items():
+            yield from _untyped(prop, doc, f"{where}.{name}", seen)
+        if values:
+            yield from _untyped(values, doc, f"{where}[values]", seen)
+    else:
+        yield where
+
+
+def untyped_responses(doc: dict[str, Any]) -> list[str]:
+    """Every 2xx JSON response of every operation, and every part of it, has a real schema.
+    Left out by design: 204 (no body) and non-JSON bodies (/metrics text; the NDJSON request
+    body and the HTML page are not responses of the schema). A 2xx other than 204 that
+    declares no body at all counts as untyped."""
+    found: list[str] = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            for code, response in op.get("responses", {}).items():
+                if not code.startswith("2") or code == "204":
+                    continue
+                where = f"{method.upper()} {path} {code}"
+                content = response.get("content") or {}
+                if not content:
+                    found.append(where)
+                for media, body in content.items():
+                    if media == "application/json" or media.endswith("+json"):
+                        found += [f"{where} {x}" for x in _untyped(
+                            body.get("schema", {}), doc, "body", set())]
+    return found
+
+
+def test_every_json_success_response_has_a_typed_schema(secured: Secured) -> None:
+    for name, doc in schemas(secured).items():
+        assert untyped_responses(doc) == [], name
+    review = schemas(secured)["review"]["paths"]
+    ok = review["/v1/review/leases/{lease_id}/similar"]["get"]["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/LeaseSimilar"}
+
+
+class Loose(BaseModel):
+    """A model with one untyped field."""
+
+    name: str
+    extra: Any
+
+
+def test_the_check_finds_an_untyped_response() -> None:
+    """The check above is not vacuous: FastAPI's schemas for the two forms the services had
+    (``-> object`` and ``-> dict[str, Any]``), a model with an ``Any`` field, a list of
+    anything and a 200 without a body are each found; a 204, the Prometheus text and a
+    typed model are not."""
+    app = FastAPI()
+
+    @app.get("/object")
+    async def as_object() -> object:
+        return {}
+
+    @app.get("/dict")
+    async def as_dict() -> dict[str, Any]:
+        return {}
+
+    @app.get("/loose", response_model=Loose)
+    async def loose() -> Loose:
+        return Loose(name="x", extra=1)
+
+    @app.get("/list")
+    async def as_list() -> list[Any]:
+        return []
+
+    @app.get("/typed")
+    async def typed() -> dict[str, list[int]]:
+        return {}
+
+    @app.get("/empty", responses={200: {"description": "Nothing", "content": {}}},
+             response_class=Response)
+    async def empty() -> Response:
+        return Response()
+
+    @app.delete("/gone", status_code=204)
+    async def gone() -> Response:
+        return Response(status_code=204)
+
+    @app.get("/metrics", responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+             response_class=Response)
+    async def metrics() -> Response:
+        return Response()
+
+    assert untyped_responses(app.openapi()) == [
+        "GET /object 200 body", "GET /dict 200 body", "GET /loose 200 Loose.extra",
+        "GET /list 200 body[items]", "GET /empty 200"]
 
 
 def test_422_is_declared_with_the_error_body_the_handler_sends(secured: Secured) -> None:
