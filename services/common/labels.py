@@ -118,9 +118,10 @@ class LabelGovernance:
         return {label: int(float(await self._kv.get(COUNT_KEY + label) or b"0"))
                 for label in labels}
 
-    async def change(self, op: Literal["rename", "merge", "retire"], label: str,
-                     into: str | None) -> LabelSetChange:
-        """Apply an admin's change to the label set; the caller publishes it for the model."""
+    async def plan(self, op: Literal["rename", "merge", "retire"], label: str,
+                   into: str | None) -> tuple[LabelSetChange, LabelState]:
+        """An admin's change to the label set, checked, and the state after it (not saved: the
+        review API saves it together with the change's label event, store/outbox.py)."""
         state = await self.state()
         known = await self.known(state)
         by_key = {self._key(k): k for k in known}
@@ -145,13 +146,24 @@ class LabelGovernance:
             renamed = {k: (target if v == source else v) for k, v in state.renamed.items()}
             renamed[source] = target
             state.renamed = {k: v for k, v in renamed.items() if k != v}  # A->B->A: plain A
-            moved = (await self._counts([source]))[source]
-            await self.count(target, moved)
-            await self.count(source, -moved)
         else:
             state.retired.append(source)
+        return LabelSetChange(op=op, label=source, into=target), state
+
+    async def applied(self, change: LabelSetChange) -> None:
+        """After the state was saved: a renamed or merged label's count moves to its target."""
+        if change.into is not None:
+            moved = (await self._counts([change.label]))[change.label]
+            await self.count(change.into, moved)
+            await self.count(change.label, -moved)
+
+    async def change(self, op: Literal["rename", "merge", "retire"], label: str,
+                     into: str | None) -> LabelSetChange:
+        """Plan, save and apply a change (callers that publish nothing: tests, tools)."""
+        change, state = await self.plan(op, label, into)
         await self._kv.set(STATE_KEY, state.model_dump_json().encode())
-        return LabelSetChange(op=op, label=source, into=target)
+        await self.applied(change)
+        return change
 
     async def listing(self) -> LabelListing:
         state = await self.state()

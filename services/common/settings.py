@@ -76,6 +76,10 @@ class CommonSettings(BaseSettings):
     label_open: bool = False
     # Optional "label: description" text used for zero-shot prototypes at cold start.
     label_descriptions: dict[str, str] = Field(default_factory=dict)
+    # Label events are stored in the store's outbox with the change that made them and
+    # published from there: by the request at once, and every this many seconds by the review
+    # API and the scorer (what a crash or a broker outage left behind).
+    outbox_interval_s: float = Field(default=1.0, gt=0)
 
     # Lineage (GET /v1/documents/{id}): predictions and label facts kept in the store by id,
     # at most this many of each and for at most this long, because Kafka topics are no index.

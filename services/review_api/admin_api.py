@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from services.common.auth import Principal, Role, require
-from services.common.labels import LabelListing
+from services.common.labels import STATE_KEY, LabelListing
 from services.common.openapi import AUTHED, error_responses
 from services.common.schemas import (
     DocId,
@@ -81,15 +81,18 @@ def admin_router() -> APIRouter:
         """Rename, merge or retire a label. Published on the labels topic, so the model
         relabels its statistics in log order, without retraining."""
         into = body.into if isinstance(body, RelabelIn) else None
-        change = await d.governance.change(body.op, body.label, into)
+        change, state = await d.governance.plan(body.op, body.label, into)
         change_id = new_id()
         # On the labels topic, in log order with the labels: the trainer relabels its
-        # statistics exactly where the change happened.
+        # statistics exactly where the change happened. Saved with the new label set in one
+        # step (the outbox): a crash can no longer leave a change the model never hears of.
         event = LabelEvent(
             event_id=change_id, item_id=f"label-set:{change_id}", label=change.label,
             embedding=[], reviewer=who.name, reason=Reason.UNCERTAINTY,
             action=LabelAction.LABEL_SET, source=LabelSource.ADMIN, change=change)
-        await d.flow.publish(event)
+        await d.store.outbox.add([event], marks={STATE_KEY: state.model_dump_json().encode()})
+        await d.governance.applied(change)
+        await d.flow.publish()
         d.metrics.label_set_changes.labels(change.op).inc()
         await d.flow.audit(who, "label_set", event_id=change_id, label=change.label,
                            detail={"op": change.op, "into": change.into})

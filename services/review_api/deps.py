@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.common.bus import Bus
 from services.common.labels import LabelGovernance
+from services.common.outbox_relay import OutboxRelay
 from services.common.store import QueueStats, Store
 from services.review_api.flow import LabelFlow
 from services.review_api.metrics import ReviewMetrics
@@ -21,7 +22,9 @@ class Deps:
         self.governance = LabelGovernance(store.kv, settings.label_set,
                                           case_fold=settings.label_case_fold,
                                           open_new=settings.label_open)
-        self.flow = LabelFlow(settings, bus, store, self.governance, metrics)
+        self.relay = OutboxRelay(store.outbox, bus, settings.topics.labels, metrics,
+                                 interval_s=settings.outbox_interval_s)
+        self.flow = LabelFlow(settings, self.relay, store, self.governance, metrics)
 
     async def refresh_gauges(self) -> QueueStats:
         stats = await self.queue.stats()

@@ -1,7 +1,8 @@
 """What happens to a label: vote -> (consensus) -> the labels topic, and corrections of it.
 
-The store decides atomically (a vote, a completed item, a compare-and-swap correction); this
-module turns the outcome into label events, publishes them, and keeps counts, reviewer
+The store decides atomically (a vote, a completed item, a compare-and-swap correction) and puts
+the label event the topic must see in its outbox in the same step; this module builds those
+events, flushes the outbox (services/common/outbox_relay.py), and keeps counts, reviewer
 statistics and the audit trail. The labels topic is the model's log: only published labels
 (k=1 votes, or consensus labels) and their corrections go there, never a pending vote.
 """
@@ -14,9 +15,9 @@ import time
 from pydantic import BaseModel, Field
 
 from services.common.auth import Principal, Role
-from services.common.bus import Bus
 from services.common.errors import Forbidden, NotFound
 from services.common.labels import LabelGovernance
+from services.common.outbox_relay import OutboxRelay
 from services.common.schemas import LabelAction, LabelEvent, LabelSource, Reason, new_id, utcnow
 from services.common.store import AuditRecord, Lease, Store, SubmitResult
 from services.review_api.consensus import Vote, agreements, majority, weighted
@@ -38,10 +39,10 @@ class LabelOut(BaseModel):
 
 
 class LabelFlow:
-    def __init__(self, settings: ReviewSettings, bus: Bus, store: Store,
+    def __init__(self, settings: ReviewSettings, relay: OutboxRelay, store: Store,
                  governance: LabelGovernance, metrics: ReviewMetrics) -> None:
         self.settings = settings
-        self.bus = bus
+        self.relay = relay
         self.store = store
         self.governance = governance
         self.metrics = metrics
@@ -56,8 +57,10 @@ class LabelFlow:
                              action=action, **fields)  # type: ignore[arg-type]
         await self.store.audit.append(record)
 
-    async def publish(self, event: LabelEvent) -> None:
-        await self.bus.publish(self.settings.topics.labels, event, key=event.item_id)
+    async def publish(self) -> None:
+        """Send what the store just put in the outbox. Should the bus fail, the event stays
+        stored and the relay's loop publishes it later: the answer is the same either way."""
+        await self.relay.send_soon()
 
     # -- votes ------------------------------------------------------------------------------
     async def label(self, principal: Principal, lease_id: str, raw: str) -> LabelOut:
@@ -81,11 +84,11 @@ class LabelFlow:
     async def _finish(self, res: SubmitResult) -> LabelEvent | None:
         """Publish a completed item's label (consolidating k votes); None if reopened."""
         if res.current is not None:
-            # k=1, or a retry after consolidation: publish again (the trainer is idempotent
-            # by event), count only the first time.
+            # k=1 (the store put the vote in the outbox), or a retry after consolidation (it is
+            # there or on the topic already): flush, count only the first time.
             if len(res.votes) == 1 and not res.duplicate:
                 await self.governance.count(res.current.label, +1)
-            await self.publish(res.current)
+            await self.publish()
             return res.current
         votes = [Vote(v.reviewer, v.label) for v in res.votes]
         n_labels = len(await self.governance.known()) or 2
@@ -109,7 +112,7 @@ class LabelFlow:
         event = first.model_copy(update={
             "event_id": digest, "label": outcome.label, "reviewer": "consensus",
             "source": LabelSource.CONSENSUS, "labeled_at": utcnow()})
-        stored = await self.store.queue.set_current(first.item_id, event)
+        stored = await self.store.queue.set_current(first.item_id, event)  # + outbox, once
         if stored.event_id == event.event_id and not res.duplicate:
             await self.governance.count(stored.label, +1)
             await self.reviewers.consolidated(votes, stored.label,
@@ -123,7 +126,7 @@ class LabelFlow:
                 event_id=stored.event_id, label=stored.label,
                 detail={"votes": len(votes), "share": round(outcome.share, 3),
                         "voters": ",".join(v.reviewer for v in votes)}))
-        await self.publish(stored)
+        await self.publish()
         return stored
 
     # -- corrections ------------------------------------------------------------------------
@@ -153,8 +156,13 @@ class LabelFlow:
                 "event_id": new_id(), "label": label, "reviewer": principal.name,
                 "source": source, "labeled_at": utcnow(), "action": LabelAction.LABEL,
                 "retracts": old.event_id if record.current else None})
+        # Built before the change, so the store keeps it (if the label was published) in the
+        # same atomic step: a crash after this line can no longer lose the retraction.
+        topic_event = new or old.model_copy(update={
+            "event_id": new_id(), "reviewer": principal.name, "source": source,
+            "labeled_at": utcnow(), "action": LabelAction.RETRACT, "retracts": old.event_id})
         lease = await self.store.queue.replace_label(
-            event_id, new, principal.name, self.settings.lease_ttl_s)
+            event_id, new, principal.name, self.settings.lease_ttl_s, publish=topic_event)
         await self.audit(principal, action, item_id=old.item_id, event_id=event_id,
                          label=new.label if new else old.label,
                          detail={"was": old.label, "new_event": new.event_id if new else None})
@@ -164,13 +172,8 @@ class LabelFlow:
         if not record.current:
             return None, lease  # a pending vote: nothing was published, nothing to retract
         await self.governance.count(old.label, -1)
-        if new is None:
-            retract = old.model_copy(update={
-                "event_id": new_id(), "reviewer": principal.name, "source": source,
-                "labeled_at": utcnow(), "action": LabelAction.RETRACT, "retracts": old.event_id})
-            await self.publish(retract)
-            return retract, lease
-        await self.governance.count(new.label, +1)
-        await self.publish(new)
-        return new, lease
+        if new is not None:
+            await self.governance.count(new.label, +1)
+        await self.publish()
+        return topic_event, lease
 

@@ -2,7 +2,9 @@
 
 Throughput (labels, today's count), reliability (leave-one-out agreement, consensus.py), and
 agreement with the consensus as Cohen's kappa per reviewer plus Fleiss' kappa over all
-multi-annotated items. Counters are KeyValue.incr, so concurrent processes add up correctly.
+multi-annotated items. Counters are KeyValue.incr and the registries of reviewer and label
+names are sets (KeyValue.add_members, Redis SADD), so concurrent processes add up correctly:
+no read-modify-write anywhere.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from services.common.store import KeyValue
 from services.review_api.consensus import Vote, accuracy, weight
 
 DAY_TTL_S = 3 * 86_400
+NAMES_KEY, LABELS_KEY = "rev:reviewers", "rev:label-names"  # sets
+# JSON lists that versions before the sets wrote (read-modify-write, racy): still read, so an
+# upgrade keeps every name recorded before it, never written again.
+LEGACY_NAMES_KEY, LEGACY_LABELS_KEY = "rev:names", "rev:labels"
 
 
 def today(now: float | None = None) -> str:
@@ -52,17 +58,18 @@ class ReviewerStats:
     async def _num(self, key: str) -> float:
         return float(await self._kv.get(key) or b"0")
 
+    async def _registry(self, key: str, legacy: str) -> list[str]:
+        names = set(await self._kv.members(key))
+        raw = await self._kv.get(legacy)
+        return sorted(names | set(json.loads(raw))) if raw else sorted(names)
+
     async def _names(self) -> list[str]:
-        raw = await self._kv.get("rev:names")
-        return list(json.loads(raw)) if raw else []
+        return await self._registry(NAMES_KEY, LEGACY_NAMES_KEY)
 
     async def _remember(self, reviewer: str) -> None:
-        if reviewer in self._known:
-            return
-        names = await self._names()
-        if reviewer not in names:  # read-modify-write: a lost race only re-adds next vote
-            await self._kv.set("rev:names", json.dumps(sorted([*names, reviewer])).encode())
-        self._known.add(reviewer)
+        if reviewer not in self._known:  # one SADD per reviewer and process
+            await self._kv.add_members(NAMES_KEY, reviewer)
+            self._known.add(reviewer)
 
     async def voted(self, reviewer: str) -> None:
         await self._remember(reviewer)
@@ -105,14 +112,13 @@ class ReviewerStats:
                                 / (n * (n - 1)))
         new = sorted(set(counts) | {consensus} - set(labels))
         if new:
-            await self._kv.set("rev:labels", json.dumps(sorted([*labels, *new])).encode())
+            await self._kv.add_members(LABELS_KEY, *new)
         for label, c in counts.items():
             await self._kv.incr("fleiss:votes", c)
             await self._kv.incr(f"fleiss:label:{label}", c)
 
     async def _labels(self) -> list[str]:
-        raw = await self._kv.get("rev:labels")
-        return list(json.loads(raw)) if raw else []
+        return await self._registry(LABELS_KEY, LEGACY_LABELS_KEY)
 
     async def _kappa(self, reviewer: str, labels: list[str]) -> float | None:
         n = await self._num(f"rev:{reviewer}:n")

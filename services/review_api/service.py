@@ -65,6 +65,11 @@ def build_review_api(settings: ReviewSettings, bus: Bus, store: Store) -> Servic
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.stats_interval_s)
 
+    async def outbox() -> None:
+        # Label events a crash or a broker outage left in the store's outbox: at start, then
+        # every outbox_interval_s (services/common/outbox_relay.py).
+        await deps.relay.run(stop)
+
     app = FastAPI(title="alstream review API", version="0.1.0")
     install_error_handlers(app)
     install_offline_docs(app)
@@ -85,6 +90,6 @@ def build_review_api(settings: ReviewSettings, bus: Bus, store: Store) -> Servic
         models.stop()
         stop.set()
 
-    return Service(name="review_api", app=app, jobs=[*jobs, gauges], on_stop=[on_stop],
+    return Service(name="review_api", app=app, jobs=[*jobs, gauges, outbox], on_stop=[on_stop],
                    state={"requests": requests, "metrics": metrics,
                           "reprioritiser": reprioritiser, "deps": deps})

@@ -11,7 +11,10 @@ the ``feedback_mode`` setting:
 - ``learn``: the same at weight 1.
 
 The event id is derived from (app, document, label), and the first submission is marked in
-the store, so an app retrying the same feedback is counted and published once.
+the store, so an app retrying the same feedback is counted and published once. A learned
+label is stored in the labels outbox together with that mark (store/outbox.py), so a crash
+before the publish cannot lose it; a queued one is published again by the app's retry (the
+review queue drops a repeated item id).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from services.common.bus import Bus
 from services.common.errors import InvalidInput
 from services.common.labels import LabelGovernance
 from services.common.openapi import AUTHED, error_responses
+from services.common.outbox_relay import OutboxRelay
 from services.common.schemas import (
     DocId,
     LabelEvent,
@@ -70,7 +74,7 @@ class FeedbackOut(BaseModel):
 
 
 def feedback_router(settings: ScorerSettings, bus: Bus, store: Store, holder: ModelHolder,
-                    embed: Embed) -> APIRouter:
+                    embed: Embed, relay: OutboxRelay) -> APIRouter:
     r = APIRouter(prefix="/v1", tags=["feedback"],
                   dependencies=guard(Role.APP, limit=EndpointClass.CLASSIFY),
                   responses=error_responses(*AUTHED, 404, 409))
@@ -89,24 +93,26 @@ def feedback_router(settings: ScorerSettings, bus: Bus, store: Store, holder: Mo
         label = await governance.resolve(body.label, admin=who.role is Role.ADMIN)
         mode = settings.feedback_mode
         event_id = hashlib.sha256(f"{who.name}\n{body.doc_id}\n{label}".encode()).hexdigest()[:32]
-        first = await store.kv.set_if_absent(f"feedback:{event_id}", b"1")
+        mark = f"feedback:{event_id}"
         vector = (await embed([body.text]))[0]
         version, model = holder.snapshot()
         probs = await asyncio.to_thread(model.predict_proba_one, vector) if model else {}
         predicted = max(probs, key=probs.__getitem__) if probs else None
         if mode == "review":
+            first = await store.kv.set_if_absent(mark, b"1")
             await bus.publish(topics.review_requests, ReviewRequest(
                 item_id=body.doc_id, text=body.text, embedding=[float(v) for v in vector],
                 priority=FEEDBACK_PRIORITY, reason=Reason.FEEDBACK, predicted_label=predicted,
                 probabilities=probs, model_version=version, suggestion=label,
                 metadata={"feedback_from": who.name}), key=body.doc_id)
         else:
-            await bus.publish(topics.labels, LabelEvent(
+            event = LabelEvent(
                 event_id=event_id, item_id=body.doc_id, label=label,
                 embedding=[float(v) for v in vector], reviewer=who.name, reason=Reason.FEEDBACK,
                 predicted_label=predicted, model_version=version, source=LabelSource.APP,
-                weight=settings.feedback_weight if mode == "weighted" else 1.0),
-                key=body.doc_id)
+                weight=settings.feedback_weight if mode == "weighted" else 1.0)
+            first = await store.outbox.add([event], marks={mark: b"1"}, once=True)
+            await relay.send_soon()
             if first:
                 await governance.count(label, +1)
         if first:

@@ -14,6 +14,7 @@ from services.common.docs import install_offline_docs
 from services.common.encoding import Encoder, make_encoder
 from services.common.http import BodyLimitMiddleware, install_error_handlers
 from services.common.observability import ops_router
+from services.common.outbox_relay import OutboxRelay
 from services.common.runtime import Service
 from services.common.schemas import Document, LabelEvent, ModelAnnouncement, ReviewRequest
 from services.common.selection.zeroshot import PrototypeClassifier
@@ -104,8 +105,18 @@ def build_scorer(
     app.state.deps = Deps(settings, embedder, holder, metrics)
     app.include_router(router())
     app.include_router(audit_router(selection))
+    # App feedback learned directly (feedback_mode learn/weighted) goes through the store's
+    # labels outbox, like reviewers' labels; this relay publishes it (and whatever is pending).
+    relay = OutboxRelay(store.outbox, bus, topics.labels, metrics,
+                        interval_s=settings.outbox_interval_s)
+    relay_stop = asyncio.Event()
+
+    async def outbox() -> None:
+        await relay.run(relay_stop)
+
     app.include_router(feedback_router(
-        settings, bus, store, holder, lambda texts: embedder.embed(texts, interactive=True)))
+        settings, bus, store, holder, lambda texts: embedder.embed(texts, interactive=True),
+        relay))
     app.include_router(similar_router(
         index, lambda texts: embedder.embed(texts, interactive=True), settings.classify_max_chars
     ))
@@ -133,11 +144,12 @@ def build_scorer(
         index_reviews.stop()
         index_labels.stop()
         poll_stop.set()
+        relay_stop.set()
 
     return Service(
         name="scorer", app=app,
         jobs=[documents.run, announcements.run, index_reviews.run, index_labels.run,
-              queue_poller],
+              queue_poller, outbox],
         on_start=[on_start], on_stop=[on_stop], on_close=[embedder.stop],
         state={"holder": holder, "documents": documents, "metrics": metrics, "index": index,
                "embedder": embedder, "router": selection},

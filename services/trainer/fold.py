@@ -15,6 +15,11 @@ Rules (docs/lifecycle.md):
   review API made a correction), then the new one is learned.
 - ``retract``: unlearns the item's current label only if its event id is ``retracts``.
 - ``label_set``: rename / merge / retire through the model; the fold's label names follow.
+- an event that was retracted, or replaced by another label of its item, is dead, and so is a
+  label-set change once applied: a copy that arrives later (the labels outbox publishes at
+  least once, services/common/outbox_relay.py) is a redelivery too, never applied again.
+  Without this, a late copy of a corrected label would replace its correction until the next
+  copy of the correction came by.
 """
 
 from __future__ import annotations
@@ -45,6 +50,14 @@ class LabelFold:
         self.t = 0  # label records learned so far: the sequence number of the next one
         self._names: list[str | None] = []  # label id -> current name (None: retired)
         self._ids: dict[str, int] = {}  # live name -> label id
+        # Event ids retracted or replaced, and label-set changes applied (tombstones). Grows with
+        # corrections and admin changes only, not with labels.
+        self.dead: set[str] = set()
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        # Checkpoints written before tombstones existed restore with none.
+        self.__dict__.update(state)
+        self.__dict__.setdefault("dead", set())
 
     def __len__(self) -> int:
         return len(self.items)
@@ -59,23 +72,37 @@ class LabelFold:
             self._names.append(name)
         return self._ids[name]
 
+    def redelivered(self, e: LabelEvent) -> bool:
+        """A label already applied: current for its item, or retracted or replaced since."""
+        current = self.items.get(e.item_id)
+        return (current is not None and current[0] == e.event_id) or e.event_id in self.dead
+
     def _unlearn(self, item_id: str, x: list[float]) -> None:
-        _, label_id, weight, t = self.items.pop(item_id)
+        event_id, label_id, weight, t = self.items.pop(item_id)
+        self.dead.add(event_id)
         name = self._names[label_id]
         if name is not None:  # a retired label's statistics are already gone
             self.model.unlearn_one(x, name, weight=weight, t=t)
 
     def apply(self, e: LabelEvent) -> Outcome:
         if e.action == LabelAction.LABEL_SET:
+            # A rename A->B, B->A, then a late copy of the first would rename A again.
+            if e.event_id in self.dead:
+                return Outcome.DUPLICATE
+            self.dead.add(e.event_id)
             return self._label_set(e)
         current = self.items.get(e.item_id)
         if e.action == LabelAction.RETRACT:
             if current is None or current[0] != e.retracts:
+                if e.retracts:  # arrived before its label: that label must not count later
+                    self.dead.add(e.retracts)
                 return Outcome.IGNORED
             self._unlearn(e.item_id, e.embedding)
             return Outcome.RETRACTED
-        if current is not None and current[0] == e.event_id:
+        if self.redelivered(e):
             return Outcome.DUPLICATE
+        if e.retracts:
+            self.dead.add(e.retracts)
         if current is not None:
             self._unlearn(e.item_id, e.embedding)
         # Labels picked for being uncertain do not fit the model's confidence (issue 13).

@@ -48,7 +48,7 @@ class Learner:
         return float(self._recent.get())
 
     def apply(self, event: LabelEvent, evaluate: bool = True) -> Outcome:
-        if evaluate and event.action == LabelAction.LABEL and not self._applied(event):
+        if evaluate and event.action == LabelAction.LABEL and not self.fold.redelivered(event):
             predicted = self.model.predict_one(event.embedding)
             if predicted is not None:
                 self._accuracy.update(event.label, predicted)
@@ -56,7 +56,3 @@ class Learner:
             self.gate.observe(self.fold.t, event.reviewer, event.embedding, event.label,
                               predicted)
         return self.fold.apply(event)
-
-    def _applied(self, event: LabelEvent) -> bool:
-        entry = self.fold.items.get(event.item_id)
-        return entry is not None and entry[0] == event.event_id

@@ -10,6 +10,9 @@ Semantics both implementations (memory, Redis) must keep; tests/contract runs th
   the first event (idempotent), never a second one. An item needs ``votes_needed`` votes from
   distinct reviewers (k annotators); the vote that completes it says so.
 - find_label/replace_label correct or undo a live label by event id, compare-and-swap.
+- Whatever must reach the labels topic is put in the outbox (store/outbox.py) in the same atomic
+  step: the vote that completes a k=1 item, a consolidated label set first, and the ``publish``
+  event of a correction or undo of a published label.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pydantic import BaseModel, Field
 from services.common.schemas import LabelEvent, LabelSource, ReviewRequest
 from services.common.store.audit import AuditLog
 from services.common.store.lineage import Lineage
+from services.common.store.outbox import Outbox
 from services.common.store.security import KeyRegistry, RateLimiter
 
 
@@ -122,7 +126,8 @@ class ReviewQueue(ABC):
     async def submit_label(self, lease_id: str, reviewer: str, label: str,
                            source: LabelSource = LabelSource.REVIEWER) -> SubmitResult:
         """Record a vote under a live lease. The same label again under the same lease returns
-        the first event (duplicate); a different one is a Conflict. Errors as heartbeat."""
+        the first event (duplicate); a different one is a Conflict. Errors as heartbeat.
+        A first vote that completes a k=1 item is the item's label: it goes to the outbox."""
 
     @abstractmethod
     async def skip(self, lease_id: str, reviewer: str) -> None:
@@ -130,7 +135,8 @@ class ReviewQueue(ABC):
 
     @abstractmethod
     async def set_current(self, item_id: str, event: LabelEvent) -> LabelEvent:
-        """Record a completed item's consolidated label; the first one set wins and is returned."""
+        """Record a completed item's consolidated label; the first one set wins and is returned.
+        The winning event goes to the outbox when this call set it (never twice)."""
 
     @abstractmethod
     async def reopen(self, item_id: str, votes: int, votes_needed: int, priority: float) -> bool:
@@ -143,10 +149,12 @@ class ReviewQueue(ABC):
 
     @abstractmethod
     async def replace_label(self, event_id: str, new: LabelEvent | None, reviewer: str,
-                            ttl_s: float) -> Lease | None:
+                            ttl_s: float, publish: LabelEvent | None = None) -> Lease | None:
         """Correct (``new``) or undo (None) a live label, atomically: Conflict if ``event_id``
         is no longer the item's live label. An undo returns the item to the queue, leased to
-        ``reviewer`` so they can label it again at once."""
+        ``reviewer`` so they can label it again at once. If ``event_id`` was the item's
+        published label, ``publish`` (the correction, or a retract) goes to the outbox in the
+        same step; a pending vote was never published, so nothing does."""
 
     @abstractmethod
     async def queued(self, limit: int) -> list[ReviewRequest]:
@@ -220,6 +228,14 @@ class KeyValue(ABC):
     @abstractmethod
     async def delete(self, key: str) -> None: ...
 
+    @abstractmethod
+    async def add_members(self, key: str, *members: str) -> int:
+        """Add to the set at ``key`` in one atomic step (Redis SADD): concurrent adds from
+        several processes all land. Returns how many were new."""
+
+    @abstractmethod
+    async def members(self, key: str) -> frozenset[str]: ...
+
 
 class Store(ABC):
     queue: ReviewQueue
@@ -229,6 +245,7 @@ class Store(ABC):
     limits: RateLimiter  # per-key token buckets, shared by replicas
     audit: AuditLog
     lineage: Lineage  # predictions and label facts by id, with retention (lineage.py)
+    outbox: Outbox  # label events on their way to the labels topic (outbox.py)
 
     @abstractmethod
     async def start(self) -> None: ...

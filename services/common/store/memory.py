@@ -16,6 +16,7 @@ from services.common.store.base import (
 )
 from services.common.store.lineage import MemoryLineage
 from services.common.store.memory_queue import MemoryReviewQueue
+from services.common.store.outbox import MemoryOutbox
 from services.common.store.security import MemoryKeyRegistry, MemoryRateLimiter
 
 Clock = Callable[[], float]
@@ -62,6 +63,7 @@ class MemoryKeyValue(KeyValue):
     def __init__(self, clock: Clock = time.time) -> None:
         self._clock = clock
         self._data: dict[str, tuple[bytes, float | None]] = {}
+        self._sets: dict[str, set[str]] = {}
 
     def _live(self, key: str) -> bytes | None:
         entry = self._data.get(key)
@@ -97,15 +99,26 @@ class MemoryKeyValue(KeyValue):
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
+        self._sets.pop(key, None)
+
+    async def add_members(self, key: str, *members: str) -> int:
+        found = self._sets.setdefault(key, set())
+        new = set(members) - found
+        found |= new
+        return len(new)
+
+    async def members(self, key: str) -> frozenset[str]:
+        return frozenset(self._sets.get(key, ()))
 
 
 class MemoryStore(Store):
     def __init__(self, clock: Clock = time.time, lineage_max_items: int = 100_000,
                  lineage_max_age_s: float = 7 * 86400.0) -> None:
-        self.queue = MemoryReviewQueue(clock)
+        self.kv = MemoryKeyValue(clock)
+        self.outbox = MemoryOutbox(self.kv, clock)
+        self.queue = MemoryReviewQueue(clock, self.outbox)
         self.lineage = MemoryLineage(lineage_max_items, lineage_max_age_s)
         self.models = MemoryModelRegistry()
-        self.kv = MemoryKeyValue(clock)
         self.keys = MemoryKeyRegistry()
         self.limits = MemoryRateLimiter()
         self.audit = MemoryAuditLog(clock)

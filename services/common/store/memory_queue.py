@@ -7,7 +7,6 @@ Redis keys one to one (see store/redis_lua.py), so the two are easy to compare.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +20,8 @@ from services.common.store.base import (
     ReviewQueue,
     SubmitResult,
 )
+from services.common.store.outbox import MemoryOutbox
+from services.common.store.votes import merged, vote_event
 
 Clock = Callable[[], float]
 
@@ -32,27 +33,10 @@ class _Lease:
     expires: float
 
 
-def vote_event(item: ReviewRequest, reviewer: str, label: str, source: LabelSource,
-               rescore: Rescore | None = None) -> LabelEvent:
-    """The label event a vote becomes; built the same way for both stores."""
-    predicted = rescore.predicted_label if rescore else item.predicted_label
-    version = rescore.model_version if rescore else item.model_version
-    return LabelEvent(
-        item_id=item.item_id, label=label, embedding=item.embedding, reviewer=reviewer,
-        reason=item.reason, predicted_label=predicted, model_version=version, source=source,
-    )
-
-
-def merged(item: ReviewRequest, rescore: Rescore | None) -> ReviewRequest:
-    """The item as a reviewer sees it: with the newest model's scores if it was re-scored."""
-    if rescore is None:
-        return item
-    return item.model_copy(update=rescore.model_dump())
-
-
 class MemoryReviewQueue(ReviewQueue):
-    def __init__(self, clock: Clock = time.time) -> None:
+    def __init__(self, clock: Clock, outbox: MemoryOutbox) -> None:
         self._clock = clock
+        self._outbox = outbox  # appended to under the lock: one step with the change
         self._lock = asyncio.Lock()
         self._items: dict[str, ReviewRequest] = {}
         self._seq: dict[str, int] = {}  # enqueue order: ties go oldest first
@@ -179,6 +163,7 @@ class MemoryReviewQueue(ReviewQueue):
                 self._done.add(item_id)
                 if self._needed[item_id] == 1:
                     self._current[item_id] = event
+                    self._outbox.append(event)
             else:
                 self._queued.add(item_id)
             return SubmitResult(event=event, duplicate=False, complete=complete,
@@ -196,7 +181,10 @@ class MemoryReviewQueue(ReviewQueue):
         async with self._lock:
             if item_id not in self._done:
                 raise Conflict(f"item {item_id!r} has not got all its votes")
-            stored = self._current.setdefault(item_id, event)
+            if item_id not in self._current:
+                self._current[item_id] = event
+                self._outbox.append(event)
+            stored = self._current[item_id]
             self._events[stored.event_id] = item_id
             return stored
 
@@ -233,7 +221,7 @@ class MemoryReviewQueue(ReviewQueue):
             return None
 
     async def replace_label(self, event_id: str, new: LabelEvent | None, reviewer: str,
-                            ttl_s: float) -> Lease | None:
+                            ttl_s: float, publish: LabelEvent | None = None) -> Lease | None:
         async with self._lock:
             self._reap()
             item_id = self._events.get(event_id)
@@ -242,6 +230,8 @@ class MemoryReviewQueue(ReviewQueue):
             current = self._current.get(item_id)
             votes = self._votes.get(item_id, [])
             if current is not None and current.event_id == event_id:
+                if publish is not None:
+                    self._outbox.append(publish)
                 if new is not None:
                     self._current[item_id] = new
                     self._events[new.event_id] = item_id

@@ -33,6 +33,7 @@ from services.common.store.base import (
 )
 from services.common.store.redis_guard import guarded
 from services.common.store.redis_lineage import RedisLineage
+from services.common.store.redis_outbox import RedisOutbox
 from services.common.store.redis_queue import RedisReviewQueue
 from services.common.store.redis_security import RedisKeyRegistry, RedisRateLimiter
 
@@ -164,6 +165,15 @@ class RedisKeyValue(KeyValue):
     async def delete(self, key: str) -> None:
         await self._client.delete(self._key(key))
 
+    @guarded
+    async def add_members(self, key: str, *members: str) -> int:
+        return int(await self._client.sadd(self._key(key), *members))  # type: ignore[misc]
+
+    @guarded
+    async def members(self, key: str) -> frozenset[str]:
+        found = await self._client.smembers(self._key(key))  # type: ignore[misc]
+        return frozenset(m.decode() if isinstance(m, bytes) else str(m) for m in found)
+
 
 class RedisStore(Store):
     def __init__(self, url: str, prefix: str = "alstream:", retries: int = 5,
@@ -181,6 +191,7 @@ class RedisStore(Store):
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         self.queue = RedisReviewQueue(self._client, prefix)
+        self.outbox = RedisOutbox(self._client, prefix, self.queue.outbox_key)
         self.models = RedisModelRegistry(self._client, prefix)
         self.kv = RedisKeyValue(self._client, prefix)
         self.keys = RedisKeyRegistry(self._client, prefix)

@@ -21,6 +21,8 @@ memory queue (store/memory_queue.py) keeps the same state in the same shapes:
  16 current  hash   item id -> the published LabelEvent JSON
  17 events   hash   event id -> item id
  18 rescored hash   item id -> Rescore JSON (newest model's scores; priority used when present)
+ 19 outbox   stream label events for the labels topic, added in the script that made them
+                    (fields k: item id, e: event JSON; store/redis_outbox.py drains it)
 
 Time comes from the Redis server (TIME), so every process agrees on lease expiry.
 Scripts return {status, ...}: 0 ok, 1 not found, 2 conflict, 3 forbidden.
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 KEY_NAMES = (
     "items", "member", "queued", "byage", "live", "expiry", "excluded", "done", "seq", "enq_at",
-    "held", "issued", "votes", "needed", "finished", "current", "events", "rescored",
+    "held", "issued", "votes", "needed", "finished", "current", "events", "rescored", "outbox",
 )
 
 PRELUDE = """
@@ -38,7 +40,7 @@ local K_ITEMS, K_MEMBER, K_QUEUED, K_BYAGE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_LIVE, K_EXPIRY, K_EXCLUDED, K_DONE = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local K_SEQ, K_ENQ_AT, K_HELD, K_ISSUED = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local K_VOTES, K_NEEDED, K_FINISHED, K_CURRENT = KEYS[13], KEYS[14], KEYS[15], KEYS[16]
-local K_EVENTS, K_RESCORED = KEYS[17], KEYS[18]
+local K_EVENTS, K_RESCORED, K_OUTBOX = KEYS[17], KEYS[18], KEYS[19]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 
@@ -76,6 +78,11 @@ local function reap()
   for _, lease_id in ipairs(redis.call('ZRANGEBYSCORE', K_EXPIRY, '-inf', now)) do
     requeue(release(lease_id))
   end
+end
+
+-- A published label, consensus label or correction and its outbox entry: one script, one step.
+local function outbox(id, event)
+  redis.call('XADD', K_OUTBOX, '*', 'k', id, 'e', event)
 end
 
 local function votes(id)
@@ -216,7 +223,10 @@ redis.call('HSET', K_VOTES, id, cjson.encode(all))
 local needed = tonumber(redis.call('HGET', K_NEEDED, id))
 if #all >= needed then
   redis.call('HSET', K_DONE, id, 1)
-  if needed == 1 then redis.call('HSET', K_CURRENT, id, event) end
+  if needed == 1 then
+    redis.call('HSET', K_CURRENT, id, event)
+    outbox(id, event)
+  end
 else
   requeue(id)
 end

@@ -13,7 +13,7 @@ local id = ARGV[1]
 if redis.call('HEXISTS', K_DONE, id) == 0 then
   return {2, "item '" .. id .. "' has not got all its votes"}
 end
-redis.call('HSETNX', K_CURRENT, id, ARGV[2])
+if redis.call('HSETNX', K_CURRENT, id, ARGV[2]) == 1 then outbox(id, ARGV[2]) end
 local stored = redis.call('HGET', K_CURRENT, id)
 redis.call('HSET', K_EVENTS, cjson.decode(stored)['event_id'], id)
 return {0, stored}
@@ -33,7 +33,8 @@ requeue(id)
 return {0, 1}
 """
 
-# ARGV: event id, new event JSON or '' (undo), reviewer, ttl_s, new lease id
+# ARGV: event id, new event JSON or '' (undo), reviewer, ttl_s, new lease id,
+#       the event for the labels topic if the label was published, or ''
 REPLACE = PRELUDE + """
 reap()
 local event_id, new, reviewer, ttl, lease_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -44,6 +45,7 @@ local all = votes(id)
 local new_id = ''
 if new ~= '' then new_id = cjson.decode(new)['event_id'] end
 if current and cjson.decode(current)['event_id'] == event_id then
+  if ARGV[6] ~= '' then outbox(id, ARGV[6]) end
   if new ~= '' then
     redis.call('HSET', K_CURRENT, id, new)
     redis.call('HSET', K_EVENTS, new_id, id)

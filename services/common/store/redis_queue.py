@@ -22,8 +22,8 @@ from services.common.store.base import (
     ReviewQueue,
     SubmitResult,
 )
-from services.common.store.memory_queue import merged, vote_event
 from services.common.store.redis_guard import guarded
+from services.common.store.votes import merged, vote_event
 
 
 def _text(value: bytes | str) -> str:
@@ -56,6 +56,7 @@ class RedisReviewQueue(ReviewQueue):
         self._client = client
         self._keys = [f"{prefix}queue:{name}" for name in redis_lua.KEY_NAMES]
         self._k = dict(zip(redis_lua.KEY_NAMES, self._keys, strict=True))
+        self.outbox_key = self._k["outbox"]  # the stream store.outbox drains
         scripts = ("ENQUEUE", "LEASE", "HEARTBEAT", "SUBMIT", "SKIP", "SET_CURRENT", "REOPEN",
                    "REPLACE", "QUEUED", "RESCORE", "STATS")
         self._s = {name: client.register_script(
@@ -152,9 +153,10 @@ class RedisReviewQueue(ReviewQueue):
 
     @guarded
     async def replace_label(self, event_id: str, new: LabelEvent | None, reviewer: str,
-                            ttl_s: float) -> Lease | None:
+                            ttl_s: float, publish: LabelEvent | None = None) -> Lease | None:
         out = await self._run("REPLACE", event_id, new.model_dump_json() if new else "",
-                              reviewer, repr(float(ttl_s)), new_id())
+                              reviewer, repr(float(ttl_s)), new_id(),
+                              publish.model_dump_json() if publish else "")
         return None if out[0] is None else self._lease(reviewer, out)
 
     @guarded
