@@ -30,7 +30,9 @@ def new_learner(settings: TrainerSettings) -> Learner:
     gate = Gate(settings.gate_window, settings.gate_tolerance, settings.gate_min_compared,
                 settings.gate_enabled)
     return Learner(OnlineClassifier(learning_rate=settings.learning_rate,
-                                    kind=settings.model_kind), gate=gate)
+                                    kind=settings.model_kind,
+                                    prior_strength=settings.model_prior_strength,
+                                    half_life=settings.model_half_life), gate=gate)
 
 
 def checkpointer_for(settings: TrainerSettings, store: Store) -> Checkpointer:

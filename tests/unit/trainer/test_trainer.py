@@ -70,3 +70,30 @@ async def test_bad_label_event_is_dead_lettered(settings, bus, store, topics, ru
 
         await eventually(learned)
         assert len(await drain(bus, topics.dead_letter)) == 1
+
+
+def test_model_settings_reach_the_learner(monkeypatch):
+    """ALSTREAM_MODEL_HALF_LIFE turns on forgetting in the trainer's model (off by default),
+    ALSTREAM_MODEL_PRIOR_STRENGTH sets the covariance shrinkage; a bad value is refused."""
+    from services.trainer.service import new_learner
+
+    default = new_learner(TrainerSettings()).model
+    assert default.half_life is None and default.prior_strength == 500.0
+    monkeypatch.setenv("ALSTREAM_MODEL_HALF_LIFE", "200")
+    monkeypatch.setenv("ALSTREAM_MODEL_PRIOR_STRENGTH", "1000")
+    tuned = new_learner(TrainerSettings()).model
+    assert tuned.half_life == 200.0 and tuned.prior_strength == 1000.0
+    # Class "a" moves from 0 to 3 halfway: with forgetting its mean follows the recent labels
+    # (about 3), without it sits at the average of old and new (about 1.5).
+    rng = np.random.default_rng(0)
+    for i in range(2000):
+        x = rng.normal(size=4) * 0.1 + (0.0 if i < 1000 else 3.0)
+        for model in (default, tuned):
+            model.learn_one(x, "a")
+            model.learn_one(rng.normal(size=4) * 0.1 - 3.0, "b")
+    mean_a = {name: m._learner.means()[m._learner.rows.index["a"]].mean()
+              for name, m in (("default", default), ("tuned", tuned))}
+    assert abs(mean_a["default"] - 1.5) < 0.1 and mean_a["tuned"] > 2.9
+    monkeypatch.setenv("ALSTREAM_MODEL_HALF_LIFE", "0")
+    with pytest.raises(ValueError):
+        TrainerSettings()
