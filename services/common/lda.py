@@ -50,7 +50,7 @@ class StreamingLDA:
     def __init__(self, prior_strength: float = 500.0, temperature_lr: float = 0.5,
                  initial_beta: float = 0.2, refresh_every: int = 500,
                  half_life: float | None = None, calibration_window: int = 300,
-                 calibration_prior: float = 10.0, smoothing: float = 1.0) -> None:
+                 calibration_prior: float = 5.0, smoothing: float = 1.0) -> None:
         if half_life is not None and half_life <= 0:
             raise ValueError("half_life must be positive (or None for no forgetting)")
         self.prior_strength = prior_strength
@@ -151,7 +151,9 @@ class StreamingLDA:
         zy = z[np.arange(len(idx)), idx]
         s = float(np.clip(self._log_beta, -7.0, 2.3))
         # A Gaussian prior on log beta around the initial value, worth a few records: with a
-        # handful of fair records (all right, say) the fit alone runs off to the clip.
+        # handful of fair records (all right, say) the fit alone runs off to the clip. 5, not
+        # 10: with the exact leave-one-out a weaker pull measured better calibrated (end ECE
+        # on R8 at 10 % 0.036 vs 0.057, five seeds); 2 let some 20NG runs run off (0.17).
         prior, s0 = self.calibration_prior, float(np.log(self.initial_beta))
         for _ in range(20):
             beta = np.exp(s)
