@@ -111,32 +111,48 @@ class OnlineClassifier:
         self._learner.unlearn(np.asarray(x, dtype=np.float64).ravel(), target, weight, t)
         return True
 
+    # Label-set changes are bookkeeping on names first, statistics second: a class whose
+    # records were all undone holds no statistics (unlearning its last record drops it), yet
+    # its name is still in use, so a change to it must still record where the name now leads
+    # (``resolve``) instead of failing. Each change then equals learning the surviving records
+    # under the new label set: statistics move only where there are some.
+
     def rename_class(self, old: str, new: str) -> None:
         """Rename; when ``new`` is a live class, merge into it. ``new`` becomes a live name
-        again even if it was renamed away earlier."""
+        again even if it was renamed away or retired earlier."""
+        source = self._source(old)
         self._aliases.pop(new, None)
-        self._relabel(old, new)
+        self._relabel(source, new)
 
     def merge_classes(self, src: str, dst: str) -> None:
-        """Move src's records into the class that holds ``dst``'s records."""
-        target = self.resolve(dst)
-        if target is None or target not in self._learner.rows.index:
-            raise KeyError(f"unknown class {dst!r}")
-        self._relabel(src, target)
+        """Move src's records into the class that holds ``dst``'s records (``dst`` itself
+        when it holds none); later records learned as ``src`` land there too."""
+        source = self._source(src)
+        self._relabel(source, self._source(dst))
 
-    def _relabel(self, old: str, new: str) -> None:
-        source = self.resolve(old)
-        if source is None or source not in self._learner.rows.index:
-            raise KeyError(f"unknown class {old!r}")
-        if source != new:
-            self._learner.rename(source, new)
-            self._aliases[source] = new
+    def _source(self, label: str) -> str:
+        """The class that holds (or would hold) ``label``'s records; a retired name is a new,
+        empty class from here on (as ``learn_one`` treats it)."""
+        current = self.resolve(label)
+        if current is None:
+            self._aliases.pop(label, None)
+            return label
+        return current
+
+    def _relabel(self, source: str, target: str) -> None:
+        if source == target:
+            return
+        if source in self._learner.rows.index:
+            self._learner.rename(source, target)  # a merge when target holds records
+        self._aliases[source] = target
 
     def retire_class(self, label: str) -> None:
+        """Stop predicting ``label``; records learned under it resolve to None from now on."""
         source = self.resolve(label)
-        if source is None or source not in self._learner.rows.index:
-            raise KeyError(f"unknown class {label!r}")
-        self._learner.retire(source)
+        if source is None:
+            return  # retired already
+        if source in self._learner.rows.index:
+            self._learner.retire(source)
         self._aliases[source] = None
 
     def predict_proba_one(self, x: Vector) -> dict[str, float]:

@@ -8,17 +8,9 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from services.common.auth import Principal, Role, require
-from services.common.labels import STATE_KEY, LabelListing
+from services.common.labels import LabelListing
 from services.common.openapi import AUTHED, error_responses
-from services.common.schemas import (
-    DocId,
-    LabelAction,
-    LabelEvent,
-    LabelName,
-    LabelSource,
-    Reason,
-    new_id,
-)
+from services.common.schemas import DocId, LabelName
 from services.common.store import AuditRecord
 from services.review_api.api import D
 from services.review_api.reviewers import ReviewersOut
@@ -76,27 +68,22 @@ def admin_router() -> APIRouter:
         return await d.governance.listing()
 
     @r.post("/labels/changes", response_model=LabelChangeOut, tags=["labels"],
-            responses={409: {"description": "Rename onto an existing label"}})
+            responses={409: {"description": (
+                "Rename onto an existing label, or the label set kept changing under "
+                "concurrent changes (retry)")}})
     async def change(body: LabelChangeIn, d: D, who: Admin) -> LabelChangeOut:
         """Rename, merge or retire a label. Published on the labels topic, so the model
         relabels its statistics in log order, without retraining."""
         into = body.into if isinstance(body, RelabelIn) else None
-        change, state = await d.governance.plan(body.op, body.label, into)
-        change_id = new_id()
-        # On the labels topic, in log order with the labels: the trainer relabels its
-        # statistics exactly where the change happened. Saved with the new label set in one
-        # step (the outbox): a crash can no longer leave a change the model never hears of.
-        event = LabelEvent(
-            event_id=change_id, item_id=f"label-set:{change_id}", label=change.label,
-            embedding=[], reviewer=who.name, reason=Reason.UNCERTAINTY,
-            action=LabelAction.LABEL_SET, source=LabelSource.ADMIN, change=change)
-        await d.store.outbox.add([event], marks={STATE_KEY: state.model_dump_json().encode()})
-        await d.governance.applied(change)
+        # The new label set and its label_set event are saved in one compare-and-set step (the
+        # outbox): a crash cannot leave a change the model never hears of, and a concurrent
+        # change is never lost (the loser plans again on the winner's label set).
+        change, event = await d.governance.change(body.op, body.label, into, actor=who.name)
         await d.flow.publish()
         d.metrics.label_set_changes.labels(change.op).inc()
-        await d.flow.audit(who, "label_set", event_id=change_id, label=change.label,
+        await d.flow.audit(who, "label_set", event_id=event.event_id, label=change.label,
                            detail={"op": change.op, "into": change.into})
-        return LabelChangeOut(event_id=change_id, op=change.op, label=change.label,
+        return LabelChangeOut(event_id=event.event_id, op=change.op, label=change.label,
                               into=change.into, labels=await d.governance.listing())
 
     @r.get("/audit/items/{item_id:path}", response_model=AuditOut, tags=["audit"])

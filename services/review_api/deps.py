@@ -21,7 +21,7 @@ class Deps:
         self.metrics = metrics
         self.governance = LabelGovernance(store.kv, settings.label_set,
                                           case_fold=settings.label_case_fold,
-                                          open_new=settings.label_open)
+                                          open_new=settings.label_open, outbox=store.outbox)
         self.relay = OutboxRelay(store.outbox, bus, settings.topics.labels, metrics,
                                  interval_s=settings.outbox_interval_s)
         self.flow = LabelFlow(settings, self.relay, store, self.governance, metrics)

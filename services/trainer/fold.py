@@ -6,8 +6,10 @@ all run this same fold over the same records in the same order and end with the 
 Per item the fold keeps what it needs to unlearn that item's current label exactly:
 ``(event_id, label id, weight, t)``; ``t`` is the label's sequence number (label records learned
 so far), which the learner's optional forgetting uses, so the unlearn passes the same ``t``.
-Labels are interned as ids so a rename or merge relabels every item in O(1) (the id's name
-changes) and a retired label's items are known to be gone from the model's statistics.
+Labels are interned as ids so a rename or merge relabels every item at once (the ids' names
+change: O(label ids), not O(items)) and a retired label's items are known to be gone from the
+model's statistics. An id's name is always a live class name of the model (``resolve`` of it
+is itself) or None (retired), so unlearning never depends on the alias chain.
 
 Rules (docs/lifecycle.md):
 - ``label``: an event already current for its item is a redelivery: skipped. Otherwise the item's
@@ -15,6 +17,9 @@ Rules (docs/lifecycle.md):
   review API made a correction), then the new one is learned.
 - ``retract``: unlearns the item's current label only if its event id is ``retracts``.
 - ``label_set``: rename / merge / retire through the model; the fold's label names follow.
+  A change applies whether or not the label still holds records (all of a class's records
+  undone: the model has no statistics for it, but the name still leads somewhere), so the
+  outcome is that of learning the surviving records under the new label set.
 - an event that was retracted, or replaced by another label of its item, is dead, and so is a
   label-set change once applied: a copy that arrives later (the labels outbox publishes at
   least once, services/common/outbox_relay.py) is a redelivery too, never applied again.
@@ -89,8 +94,11 @@ class LabelFold:
             # A rename A->B, B->A, then a late copy of the first would rename A again.
             if e.event_id in self.dead:
                 return Outcome.DUPLICATE
+            outcome = self._label_set(e)
+            # Marked once applied, not before: a change that failed half-way must not pass
+            # for a redelivery when the consumer retries it (it would be lost silently).
             self.dead.add(e.event_id)
-            return self._label_set(e)
+            return outcome
         current = self.items.get(e.item_id)
         if e.action == LabelAction.RETRACT:
             if current is None or current[0] != e.retracts:
@@ -105,33 +113,35 @@ class LabelFold:
             self.dead.add(e.retracts)
         if current is not None:
             self._unlearn(e.item_id, e.embedding)
+        # A label sent under a name renamed or merged away meanwhile (a request that raced an
+        # admin's change) lands where that name leads now; a retired name starts afresh.
+        name = self.model.resolve(e.label) or e.label
         # Labels picked for being uncertain do not fit the model's confidence (issue 13).
-        self.model.learn_one(e.embedding, e.label, weight=e.weight, t=self.t,
+        self.model.learn_one(e.embedding, name, weight=e.weight, t=self.t,
                              calibrate=calibrates(e.reason))
-        self.items[e.item_id] = (e.event_id, self._intern(e.label), e.weight, self.t)
+        self.items[e.item_id] = (e.event_id, self._intern(name), e.weight, self.t)
         self.t += 1
         return Outcome.LEARNED if current is None else Outcome.REPLACED
 
     def _label_set(self, e: LabelEvent) -> Outcome:
         change = e.change
-        if change is None or change.label not in self._ids:
-            return Outcome.IGNORED  # unknown to the model (e.g. a label never learned)
-        src = self._ids[change.label]
+        if change is None:
+            return Outcome.IGNORED
         if change.op == "retire":
             self.model.retire_class(change.label)
-            self._names[src] = None
-            del self._ids[change.label]
-            return Outcome.LABEL_SET
-        if change.into is None or change.into == change.label:
+        elif change.into is None or change.into == change.label:
             return Outcome.IGNORED
-        if change.into not in self._ids:  # rename, or a merge into a label not yet learned
+        elif change.op == "merge":
+            self.model.merge_classes(change.label, change.into)
+        else:
             self.model.rename_class(change.label, change.into)
-            self._names[src] = change.into
-            del self._ids[change.label]
-            self._ids[change.into] = src
-            return Outcome.LABEL_SET
-        # merge, or a rename onto a label that exists (the same thing for the statistics)
-        self.model.merge_classes(change.label, change.into)
-        self._names[src] = change.into  # the merged items now unlearn from `into`
-        del self._ids[change.label]
+        self._follow()
         return Outcome.LABEL_SET
+
+    def _follow(self) -> None:
+        """Every label id to the class that now holds its records (None: retired)."""
+        self._names = [None if n is None else self.model.resolve(n) for n in self._names]
+        self._ids = {}
+        for label_id, name in enumerate(self._names):
+            if name is not None:
+                self._ids.setdefault(name, label_id)  # merged ids share a name: either will do

@@ -53,7 +53,7 @@ async def test_add_with_marks_is_once_only(store: Store) -> None:
     assert await store.kv.get("feedback:f1") == b"1"
     assert not await ob.add([event("f1")], marks={"feedback:f1": b"1"}, once=True)
     assert [e.event_id for e in await outboxed(store)] == ["f1"]
-    # Without `once` the marks are simply written with the events (a label-set change).
+    # Without `once` or `expect` the marks are simply written with the events.
     assert await ob.add([event("s1")], marks={"labels:state": b"{}"})
     assert await ob.add([event("s2")], marks={"labels:state": b'{"retired": []}'})
     assert await store.kv.get("labels:state") == b'{"retired": []}'

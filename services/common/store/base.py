@@ -223,7 +223,18 @@ class KeyValue(ABC):
         """True when this call created the key."""
 
     @abstractmethod
+    async def compare_and_set(self, key: str, expected: bytes | None, value: bytes) -> bool:
+        """Set ``key`` to ``value`` only while it holds ``expected`` (None: absent), in one
+        atomic step; True when set. A read-modify-write built on it loses no concurrent write:
+        the loser sees False and starts again from what the winner wrote."""
+
+    @abstractmethod
     async def incr(self, key: str, amount: float = 1.0, ttl_s: float | None = None) -> float: ...
+
+    @abstractmethod
+    async def transfer(self, src: str, dst: str) -> float:
+        """Add the counter at ``src`` to ``dst`` and delete ``src``, in one atomic step; the
+        amount moved (0 when ``src`` is absent). Two callers never move the same amount twice."""
 
     @abstractmethod
     async def delete(self, key: str) -> None: ...

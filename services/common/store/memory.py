@@ -90,12 +90,37 @@ class MemoryKeyValue(KeyValue):
         self._data[key] = (value, self._expiry(ttl_s))
         return True
 
+    # The memory twin's atomic steps are synchronous (no await inside): on the one event loop
+    # that runs every coroutine of the process, nothing can run between the check and the
+    # write, which is what the lock (Redis: the script) gives the other backend.
+
+    def holds(self, key: str, expected: bytes | None) -> bool:
+        return self._live(key) == expected
+
+    def put(self, key: str, value: bytes) -> None:
+        self._data[key] = (value, None)
+
+    async def compare_and_set(self, key: str, expected: bytes | None, value: bytes) -> bool:
+        if not self.holds(key, expected):
+            return False
+        self.put(key, value)
+        return True
+
     async def incr(self, key: str, amount: float = 1.0, ttl_s: float | None = None) -> float:
         current = float(self._live(key) or b"0")
         value = current + amount
         expires = self._data[key][1] if key in self._data else self._expiry(ttl_s)
         self._data[key] = (repr(value).encode(), expires)
         return value
+
+    async def transfer(self, src: str, dst: str) -> float:
+        raw = self._live(src)
+        if raw is None:
+            return 0.0
+        del self._data[src]
+        amount = float(raw)
+        await self.incr(dst, amount)  # never suspends: still one step
+        return amount
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)

@@ -15,7 +15,10 @@ Contract (tests/contract/test_outbox_contract.py, on both backends):
 - ``claim`` is a renewable lease on draining: one owner at a time, so entries reach the topic in
   order; it expires by itself if its owner dies.
 - ``add`` stores events together with key-value marks, atomically; with ``once`` it does
-  nothing (False) when the first mark exists already, so a retried request adds nothing twice.
+  nothing (False) when the first mark exists already, so a retried request adds nothing twice;
+  with ``expect`` nothing (False) unless each key holds exactly the value given (None: absent):
+  a compare-and-set, so a read-modify-write of a mark (the label set's state) and its event
+  enter together or not at all (tests/contract/test_label_set_contract.py).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from pydantic import BaseModel, Field
 from services.common.schemas import LabelEvent
 
 if TYPE_CHECKING:
-    from services.common.store.base import KeyValue
+    from services.common.store.memory import MemoryKeyValue
 
 
 class OutboxEntry(BaseModel):
@@ -57,9 +60,10 @@ class OutboxStats(BaseModel):
 class Outbox(ABC):
     @abstractmethod
     async def add(self, events: list[LabelEvent], *, marks: dict[str, bytes] | None = None,
-                  once: bool = False) -> bool:
+                  once: bool = False, expect: dict[str, bytes | None] | None = None) -> bool:
         """Store ``events`` (in order) and the key-value ``marks`` atomically; with ``once``,
-        nothing at all if the first mark exists already. True when stored."""
+        nothing at all if the first mark exists already; with ``expect``, nothing at all unless
+        every key holds exactly its value (None: absent). True when stored."""
 
     @abstractmethod
     async def pending(self, limit: int) -> list[OutboxEntry]:
@@ -84,7 +88,7 @@ class Outbox(ABC):
 class MemoryOutbox(Outbox):
     """The outbox in memory; the memory queue appends under its own lock (``append``)."""
 
-    def __init__(self, kv: KeyValue, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, kv: MemoryKeyValue, clock: Callable[[], float] = time.time) -> None:
         self._kv = kv
         self._clock = clock
         self._entries: dict[str, OutboxEntry] = {}  # insertion order is outbox order
@@ -100,14 +104,16 @@ class MemoryOutbox(Outbox):
                                               created_at=self._clock())
 
     async def add(self, events: list[LabelEvent], *, marks: dict[str, bytes] | None = None,
-                  once: bool = False) -> bool:
-        # The memory key-value store's coroutines never suspend, so nothing interleaves
-        # between the check, the marks and the appends: one atomic step, as in the Redis script.
+                  once: bool = False, expect: dict[str, bytes | None] | None = None) -> bool:
+        # No await from the checks to the appends: one atomic step, as the Redis script is
+        # (store/memory.py, MemoryKeyValue).
         marks = marks or {}
-        if once and marks and await self._kv.get(next(iter(marks))) is not None:
+        if once and marks and not self._kv.holds(next(iter(marks)), None):
+            return False
+        if not all(self._kv.holds(key, value) for key, value in (expect or {}).items()):
             return False
         for key, value in marks.items():
-            await self._kv.set(key, value)
+            self._kv.put(key, value)
         for event in events:
             self.append(event)
         return True

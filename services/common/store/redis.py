@@ -22,16 +22,15 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.common.errors import BackendUnavailable, NotFound, SignatureError
-from services.common.store import redis_lua
 from services.common.store.audit import RedisAuditLog
 from services.common.store.base import (
-    KeyValue,
     ModelRecord,
     ModelRegistry,
     ServingState,
     Store,
 )
 from services.common.store.redis_guard import guarded
+from services.common.store.redis_kv import RedisKeyValue
 from services.common.store.redis_lineage import RedisLineage
 from services.common.store.redis_outbox import RedisOutbox
 from services.common.store.redis_queue import RedisReviewQueue
@@ -127,52 +126,6 @@ def _model_record(raw: bytes | str) -> ModelRecord:
         return ModelRecord.model_validate_json(raw)
     except ValidationError as exc:
         raise SignatureError(f"model record is malformed: {exc.error_count()} errors") from None
-
-
-class RedisKeyValue(KeyValue):
-    def __init__(self, client: Redis, prefix: str) -> None:
-        self._client = client
-        self._prefix = f"{prefix}kv:"
-        self._incr = client.register_script(redis_lua.INCR)
-
-    def _key(self, key: str) -> str:
-        return self._prefix + key
-
-    @staticmethod
-    def _ms(ttl_s: float | None) -> int | None:
-        return None if ttl_s is None else max(1, int(ttl_s * 1000))
-
-    @guarded
-    async def get(self, key: str) -> bytes | None:
-        value = await self._client.get(self._key(key))
-        return None if value is None else bytes(value)  # type: ignore[arg-type]
-
-    @guarded
-    async def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None:
-        await self._client.set(self._key(key), value, px=self._ms(ttl_s))
-
-    @guarded
-    async def set_if_absent(self, key: str, value: bytes, ttl_s: float | None = None) -> bool:
-        return bool(await self._client.set(self._key(key), value, px=self._ms(ttl_s), nx=True))
-
-    @guarded
-    async def incr(self, key: str, amount: float = 1.0, ttl_s: float | None = None) -> float:
-        ms = self._ms(ttl_s)
-        out = await self._incr(keys=[self._key(key)], args=[repr(float(amount)), ms or ""])
-        return float(out)
-
-    @guarded
-    async def delete(self, key: str) -> None:
-        await self._client.delete(self._key(key))
-
-    @guarded
-    async def add_members(self, key: str, *members: str) -> int:
-        return int(await self._client.sadd(self._key(key), *members))  # type: ignore[misc]
-
-    @guarded
-    async def members(self, key: str) -> frozenset[str]:
-        found = await self._client.smembers(self._key(key))  # type: ignore[misc]
-        return frozenset(m.decode() if isinstance(m, bytes) else str(m) for m in found)
 
 
 class RedisStore(Store):

@@ -4,7 +4,8 @@ The queue's scripts XADD to the same stream inside the script that changes the q
 (store/redis_lua.py, ``outbox``), so a label, consensus label or correction and its entry are
 one atomic step. Stream ids are Redis's own (server time in ms, strictly increasing), so the
 order is the order of the changes and the oldest entry's age needs no extra key.
-Entry fields: ``k`` the record key (item id), ``e`` the LabelEvent JSON, verbatim.
+Entry fields: ``k`` the record key (item id), ``e`` the LabelEvent JSON, verbatim. ``add`` with
+``expect`` checks the expected values inside the same script (a compare-and-set of the marks).
 """
 
 from __future__ import annotations
@@ -14,17 +15,23 @@ from redis.asyncio import Redis
 from services.common.schemas import LabelEvent
 from services.common.store.outbox import Outbox, OutboxEntry, OutboxStats
 from services.common.store.redis_guard import guarded
+from services.common.store.redis_kv import HOLDS, expected_arg
 
-# KEYS: stream, then the mark keys; ARGV: once, the marks' values, then pairs (key, event).
-ADD = """
-local n = #KEYS - 1
+# KEYS: stream, the mark keys, then the expected keys; ARGV: once, how many expected keys,
+# the marks' values, the expected values (HOLDS' encoding), then pairs (key, event).
+ADD = HOLDS + """
+local m = tonumber(ARGV[2])
+local n = #KEYS - 1 - m
 if ARGV[1] == '1' and n > 0 and redis.call('EXISTS', KEYS[2]) == 1 then
   return 0
 end
-for i = 1, n do
-  redis.call('SET', KEYS[i + 1], ARGV[i + 1])
+for j = 1, m do
+  if not holds(KEYS[1 + n + j], ARGV[2 + n + j]) then return 0 end
 end
-for i = n + 2, #ARGV, 2 do
+for i = 1, n do
+  redis.call('SET', KEYS[i + 1], ARGV[i + 2])
+end
+for i = n + m + 3, #ARGV, 2 do
   redis.call('XADD', KEYS[1], '*', 'k', ARGV[i], 'e', ARGV[i + 1])
 end
 return 1
@@ -60,11 +67,13 @@ class RedisOutbox(Outbox):
 
     @guarded
     async def add(self, events: list[LabelEvent], *, marks: dict[str, bytes] | None = None,
-                  once: bool = False) -> bool:
-        marks = marks or {}
+                  once: bool = False, expect: dict[str, bytes | None] | None = None) -> bool:
+        marks, expect = marks or {}, expect or {}
         pairs = [v for e in events for v in (e.item_id, e.model_dump_json())]
-        out = await self._add(keys=[self._stream, *(self._kv + k for k in marks)],
-                              args=["1" if once else "0", *marks.values(), *pairs])
+        out = await self._add(
+            keys=[self._stream, *(self._kv + k for k in marks), *(self._kv + k for k in expect)],
+            args=["1" if once else "0", len(expect), *marks.values(),
+                  *map(expected_arg, expect.values()), *pairs])
         return bool(int(out))
 
     @guarded

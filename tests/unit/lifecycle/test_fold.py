@@ -67,7 +67,11 @@ def test_label_set_changes_follow_the_items() -> None:
     fresh = label("new-1", "c2", events[0].embedding)
     assert fold.apply(fresh) == Outcome.LEARNED
     assert fold.model.class_counts["c2"] == 1
-    assert fold.apply(label_set("rename", "nope", "x")) == Outcome.IGNORED
+    # A change to a label the model never learned is bookkeeping: its later labels follow it.
+    assert fold.apply(label_set("rename", "nope", "x")) == Outcome.LABEL_SET
+    assert fold.apply(label("late", "nope", events[1].embedding)) == Outcome.LEARNED
+    assert fold.label_of("late") == "x" and fold.model.class_counts["x"] == 1
+    assert fold.apply(label_set("rename", "c0", "c0")) == Outcome.IGNORED  # nothing to do
 
 
 def test_the_item_map_is_compact_tuples() -> None:

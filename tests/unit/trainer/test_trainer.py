@@ -97,3 +97,34 @@ def test_model_settings_reach_the_learner(monkeypatch):
     monkeypatch.setenv("ALSTREAM_MODEL_HALF_LIFE", "0")
     with pytest.raises(ValueError):
         TrainerSettings()
+
+
+async def test_a_label_set_change_of_an_emptied_class_is_applied_not_dead_lettered(
+        settings, bus, store, topics, running):
+    """Every label of "a" undone, then "a" renamed and merged: the model drops a class with its
+    last record, yet the changes must apply (they used to raise KeyError and go to the
+    dead-letter topic, so the model never heard of them)."""
+    from tests.unit.lifecycle.synth import label_set, retract
+
+    async with running(build_trainer(settings, bus, store)) as r:
+        first = [event(i) for i in range(6)]  # a, b, a, b, a, b
+        undos = [retract(e) for e in first if e.label == "a"]
+        changes = [label_set("rename", "a", "alpha"), label_set("merge", "alpha", "b"),
+                   label_set("retire", "zzz")]
+        late = event(7, "a")  # sent under the old name after the changes: lands in "b"
+        await bus.publish_many(topics.labels, [(e.item_id, e) for e in
+                                               first + undos + changes + [late]])
+
+        async def published():
+            s = (await r.client.get("/v1/status")).json()
+            return s["labels_learned"] == 4 and s["labels_since_publish"] == 0
+
+        await eventually(published)
+        assert await drain(bus, topics.dead_letter) == []
+        assert 'alstream_trainer_label_records_total{outcome="label_set"} 3.0' in (
+            await r.client.get("/metrics")).text
+        record, artifact = await store.models.get((await store.models.latest()).version)
+        model = load_verified(artifact, sha256=record.sha256, signature=record.signature,
+                              key=settings.signing_key.get_secret_value().encode())
+        assert model.class_counts == {"b": 4}  # three b's and the late "a"
+        assert model.resolve("a") == "b" and model.resolve("zzz") is None
