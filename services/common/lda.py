@@ -7,12 +7,11 @@ few labels it behaves like a nearest-class-mean rule and with many like full LDA
 
 Why sufficient statistics: every quantity is a sum over the learned records, so
 
-- the model does not depend on the order labels came in (beyond the calibration below);
+- the model does not depend on the order labels came in (beyond the calibration, see below);
 - ``unlearn`` is the exact inverse of ``learn`` (a reviewer's correction or undo is forgotten
   exactly: learning A, B, C and unlearning B gives the statistics of learning A, C);
-- renaming, merging and retiring a class rewrite the statistics, no retraining: merging adds
-  the between-class term n_s n_d / (n_s + n_d) (mu_s - mu_d)(mu_s - mu_d)' to the scatter,
-  which is exactly what learning src's records under dst's name would have given.
+- renaming, merging and retiring a class rewrite the statistics exactly, no retraining
+  (services/common/lda_labelset.py).
 
 The inverse of the regularized scatter is kept by Sherman-Morrison rank-one updates (O(d^2) per
 label, refreshed by a full inversion every ``refresh_every`` updates to wash out rounding).
@@ -24,14 +23,8 @@ the shared scatter (how classes vary, which drifts slowly and needs many labels)
 Weights are kept relative to a reference ``t`` that is moved forward when they grow large, so
 they never overflow; unlearning uses the record's own ``t`` and stays exact.
 
-Calibration: raw LDA posteriors in 384 dimensions are badly over-confident; an inverse
-temperature is fitted online on each label's log-loss *before* the label is learned, only on
-records that are a fair sample (``calibrate``: not those picked for being uncertain, which
-made the model under-confident everywhere else: ECE 0.15 on R8 at 10%, docs/evaluation.md),
-starting from 0.2, about where it settles on MiniLM embeddings (so the first labels do not
-give 1e-40 probabilities). That step
-depends on the order of the records (as any online fit does) and is not undone by ``unlearn``;
-a replay of the labels log in log order reproduces it exactly.
+Calibration: an inverse temperature fitted online on fair records, before each is learned
+(services/common/lda_calibration.py); the one part that depends on the order of the records.
 """
 
 from __future__ import annotations
@@ -41,12 +34,14 @@ import math
 import numpy as np
 from scipy.linalg import blas
 
+from services.common.lda_calibration import held_out_logits, online_step, refit_log_beta
+from services.common.lda_labelset import LabelSetChanges
 from services.common.rows import Rows, softmax
 
 _REBASE = 40.0  # move the decay reference when weights reach e^40, long before overflow
 
 
-class StreamingLDA:
+class StreamingLDA(LabelSetChanges):
     def __init__(self, prior_strength: float = 500.0, temperature_lr: float = 0.5,
                  initial_beta: float = 0.2, refresh_every: int = 500,
                  half_life: float | None = None, calibration_window: int = 300,
@@ -135,11 +130,10 @@ class StreamingLDA:
         out: np.ndarray = (1.0 - eps) * p + eps / p.shape[-1]
         return out
 
+    # -- calibration (services/common/lda_calibration.py) ------------------------------------
+
     def _refit_temperature(self) -> None:
-        """The inverse temperature minimizing the log-loss of the kept fair records under the
-        current model (1-D Newton in log beta). The model keeps changing as labels arrive (its
-        logits shrink as boundary items are learned), so a one-step-per-label fit lags far
-        behind; a refit on a window of records follows it."""
+        """Refit the inverse temperature on the kept fair records whose class still exists."""
         known = [i for i, label in enumerate(self._cal_y) if label in self.rows.index]
         if len(known) < 5 or len(self.rows.labels) < 2:
             return
@@ -148,72 +142,17 @@ class StreamingLDA:
         # Computed here, not through logits(): the refit must leave the prediction caches
         # (_ma, _linear) exactly as a model that never refit would have them (replay checks).
         z = self._held_out_logits(X, idx)
-        zy = z[np.arange(len(idx)), idx]
-        s = float(np.clip(self._log_beta, -7.0, 2.3))
-        # A Gaussian prior on log beta around the initial value, worth a few records: with a
-        # handful of fair records (all right, say) the fit alone runs off to the clip. 5, not
-        # 10: with the exact leave-one-out a weaker pull measured better calibrated (end ECE
-        # on R8 at 10 % 0.036 vs 0.057, five seeds); 2 let some 20NG runs run off (0.17).
-        prior, s0 = self.calibration_prior, float(np.log(self.initial_beta))
-        for _ in range(20):
-            beta = np.exp(s)
-            p = softmax(beta * z)
-            mean = (p * z).sum(axis=1)
-            var = (p * z * z).sum(axis=1) - mean * mean
-            fit = beta * float((mean - zy).sum())
-            g = fit + prior * (s - s0)  # d loss / d log beta
-            h = fit + beta * beta * float(var.sum()) + prior  # d2 loss / d (log beta)2
-            step = g / h if h > 1e-12 else 0.0
-            s = float(np.clip(s - np.clip(step, -1.0, 1.0), -7.0, 2.3))
-            if abs(step) < 1e-6:
-                break
-        self._log_beta = s
+        self._log_beta = refit_log_beta(z, idx, self._log_beta, self.initial_beta,
+                                        self.calibration_prior)
 
     def _held_out_logits(self, X: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        """Every record's logits as if the record had never been learned (exact leave-one-out:
-        its class mean *and* the shared scatter without it, by one Sherman-Morrison downdate
-        per record). In-sample logits make a record look easier than a new item, and removing
-        it from the mean alone is not enough: the scatter fitted on the record shortens its own
-        distances, and the temperature fitted on such logits came out about 30 % too high (too
-        confident on the holdout; docs/evaluation.md). A record alone in its class keeps its
-        in-sample logits. With forgetting the correction uses the exact means (approximate)."""
-        exact = self._sums / self._weights[:, None]
-        means = self.means()
-        P = self._inverse
-        n = self._weights[idx]
-        ok = n > 1.0
-        a = np.where(ok, n / np.maximum(n - 1.0, 1.0), 0.0)  # scatter loses a v v'
-        V = X - exact[idx]
-        PV = V @ P
-        den = 1.0 - a * (PV * V).sum(axis=1)
-        c = a / den
-        vPx = (PV * X).sum(axis=1)
-        MP = means @ P
-        MPx = X @ MP.T
-        MPv = V @ MP.T
-        mPm = (MP * means).sum(axis=1)
-        scale = self._n - ok.astype(float) + self.prior_strength
-        z = MPx + c[:, None] * MPv * vPx[:, None] - 0.5 * (
-            mPm[None, :] + c[:, None] * MPv * MPv)
-        # The record's own class: its mean without the record.
-        loo = np.where(ok[:, None], (self._sums[idx] - X) / np.maximum(n - 1.0, 1.0)[:, None],
-                       means[idx])
-        LP = loo @ P
-        lPv = (LP * V).sum(axis=1)
-        own = (LP * X).sum(axis=1) + c * lPv * vPx - 0.5 * (
-            (LP * loo).sum(axis=1) + c * lPv * lPv)
-        z[np.arange(len(idx)), idx] = own
-        out: np.ndarray = scale[:, None] * z
-        return out
+        """Logits of records ``X`` (true rows ``idx``) as if each had never been learned."""
+        return held_out_logits(X, idx, self._sums, self._weights, self.means(), self._inverse,
+                               self._n, self.prior_strength)
 
     def _fit_temperature(self, x: np.ndarray, y: int) -> None:
-        z = self.logits(x[None])[0]
-        beta = np.exp(self._log_beta)
-        p = softmax(beta * z)
-        grad = beta * (float(p @ z) - z[y])  # d log-loss / d log(beta)
-        self._g2 += grad * grad
-        self._log_beta -= self.temperature_lr * grad / np.sqrt(self._g2 + 1e-8)
-        self._log_beta = float(np.clip(self._log_beta, -7.0, 2.3))
+        self._log_beta, self._g2 = online_step(self.logits(x[None])[0], y, self._log_beta,
+                                               self._g2, self.temperature_lr)
 
     # -- learning and forgetting ------------------------------------------------------------
 
@@ -333,47 +272,6 @@ class StreamingLDA:
             self.rows.counts[c] -= 1
             self._refresh_row(c)
         self._n -= weight
-        self._linear = None
-
-    def _drop(self, c: int) -> None:
-        self._ma = None
-        self._sums = np.delete(self._sums, c, axis=0)
-        self._dsums = np.delete(self._dsums, c, axis=0)
-        self._weights = np.delete(self._weights, c)
-        self._dweights = np.delete(self._dweights, c)
-        self.rows.remove(self.rows.labels[c])
-
-    # -- label-set changes ------------------------------------------------------------------
-
-    def rename(self, old: str, new: str) -> None:
-        if new in self.rows.index:
-            self.merge(old, new)
-        else:
-            self.rows.rename(old, new)
-            self._linear = None
-
-    def merge(self, src: str, dst: str) -> None:
-        """Move src's records into dst, as if they had been learned under dst's name."""
-        if src == dst:
-            return
-        s, d = self.rows.index[src], self.rows.index[dst]
-        ns, nd = self._weights[s], self._weights[d]
-        between = self._sums[s] / ns - self._sums[d] / nd
-        self._rank_one(between, ns * nd / (ns + nd))
-        self._sums[d] += self._sums[s]
-        self._weights[d] += ns
-        self._dsums[d] += self._dsums[s]
-        self._dweights[d] += self._dweights[s]
-        self.rows.counts[d] += self.rows.counts[s]
-        self._drop(s)
-        self._ma = None
-        self._linear = None
-
-    def retire(self, label: str) -> None:
-        """Stop predicting ``label``. Its records' within-class variation stays in the scatter
-        (still valid evidence of how classes vary), so the other classes are unaffected."""
-        c = self.rows.index[label]
-        self._drop(c)
         self._linear = None
 
     # -- persistence ------------------------------------------------------------------------
