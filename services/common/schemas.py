@@ -137,20 +137,26 @@ class LabelEvent(Message):
     change: LabelSetChange | None = None
 
 
-class ModelAnnouncement(Message):
+class ModelFacts(BaseModel):
+    """What identifies a published model version and what it knew: the registry's record
+    (store.ModelRecord) and the announcement on the bus share these fields."""
+
+    version: int = Field(description="The version number, increasing from 1")
+    sha256: str = Field(description="Hex SHA-256 of the model artifact")
+    signature: str = Field(description="Hex HMAC-SHA256 of the artifact (the signing key)")
+    classes: list[str] = Field(description="Classes the model knows")
+    n_labels: int = Field(description="Labels the model had learned")
+    metrics: dict[str, float] = Field(default_factory=dict, description=(
+        "Prequential accuracy (overall, recent) and the gate's compared accuracies, in [0, 1]"))
+
+
+class ModelAnnouncement(Message, ModelFacts):
     """A new version in the registry, and which version every replica must serve now.
 
     Lifecycle (docs/lifecycle.md): replicas serve ``serving_version`` (None: ``version``); a
     held candidate is announced with the last promoted version as ``serving_version``.
     """
 
-    version: int = Field(description="The version announced")
-    sha256: str = Field(description="Hex SHA-256 of its artifact")
-    signature: str = Field(description="Hex HMAC-SHA256 of its artifact (the signing key)")
-    classes: list[str] = Field(description="Classes the model knows")
-    n_labels: int = Field(description="Labels the model had learned")
-    metrics: dict[str, float] = Field(default_factory=dict, description=(
-        "Prequential accuracy (overall, recent) and the gate's compared accuracies, in [0, 1]"))
     created_at: datetime = Field(default_factory=utcnow, description="When it was announced")
     decision: Literal["promoted", "held", "pinned", "unpinned"] = Field(
         default="promoted", description="What happened to the version")

@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 
 from pydantic import BaseModel, Field
 
-from services.common.schemas import LabelEvent, LabelSource, ReviewRequest
+from services.common.schemas import LabelEvent, LabelSource, ModelFacts, ReviewRequest
 from services.common.store.audit import AuditLog
 from services.common.store.lineage import Lineage
 from services.common.store.outbox import Outbox
@@ -79,16 +79,9 @@ class Rescore(BaseModel):
     suggestion: str | None = None
 
 
-class ModelRecord(BaseModel):
+class ModelRecord(ModelFacts):
     """One published model version in the registry (docs/lifecycle.md)."""
 
-    version: int = Field(description="The version number, increasing from 1")
-    sha256: str = Field(description="Hex SHA-256 of the model artifact")
-    signature: str = Field(description="Hex HMAC-SHA256 of the artifact (the signing key)")
-    classes: list[str] = Field(description="Classes the model knows")
-    n_labels: int = Field(description="Labels the model had learned")
-    metrics: dict[str, float] = Field(default_factory=dict, description=(
-        "Prequential accuracy (overall, recent) and the gate's compared accuracies, in [0, 1]"))
     created_at: float = Field(description="Publication time, unix seconds")
     labels_offsets: dict[str, int] = Field(default_factory=dict, description=(
         "Labels-topic partition -> next offset: the labels this version reflects"))
