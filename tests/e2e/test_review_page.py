@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
@@ -23,11 +23,10 @@ from services.scorer.settings import ScorerSettings
 from services.stack.settings import StackSettings
 from services.stack.stack import build_stack
 from services.trainer.settings import TrainerSettings
-from tests.e2e.conftest import serving
+from tests.e2e.conftest import CHROMIUM, serving
 from tests.helpers import CLASSES, eventually, sample
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -39,9 +38,7 @@ def artifacts() -> Path:
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
-async def test_review_page_in_a_real_browser() -> None:
-    playwright_api = pytest.importorskip("playwright.async_api")
+async def test_review_page_in_a_real_browser(playwright_api: ModuleType) -> None:
     docs = sample("train", 40, seed=3, tag="page")
     truth = {i: label for i, _, label in docs}
     stack = build_stack(

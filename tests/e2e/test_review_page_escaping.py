@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from types import ModuleType
 
 import httpx
 import pytest
@@ -21,7 +22,8 @@ from services.common.schemas import Reason, ReviewRequest
 from services.common.store import MemoryStore
 from services.review_api.service import build_review_api
 from services.review_api.settings import ReviewSettings
-from tests.e2e.test_review_page import ARGS, CHROMIUM, artifacts
+from tests.e2e.conftest import CHROMIUM
+from tests.e2e.test_review_page import ARGS, artifacts
 
 pytestmark = pytest.mark.e2e
 EVIL = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
@@ -46,8 +48,7 @@ async def queued_through_api(url: str, token: str, deadline: float) -> None:
 
 
 @pytest.mark.timeout(300)
-async def test_hostile_item_is_shown_as_text() -> None:
-    playwright_api = pytest.importorskip("playwright.async_api")
+async def test_hostile_item_is_shown_as_text(playwright_api: ModuleType) -> None:
     deadline = time.monotonic() + DEADLINE_S
     bus, store = MemoryBus(), MemoryStore()
     # auth pinned on, not read from whatever ALSTREAM_AUTH the session has (issue 10: this
