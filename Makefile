@@ -55,13 +55,13 @@ settings-table: $(STAMP) ## Regenerate README.md's table of every ALSTREAM_ sett
 kafka: ## Fetch the Apache Kafka broker jars (Maven Central) into .cache/kafka
 	bash scripts/kafka.sh fetch
 
-test: $(STAMP) data kafka ops-tools ## Run the whole suite: unit, contract, integration, end to end
+test: $(STAMP) data kafka redis ops-tools ## Run the whole suite: unit, contract, integration, end to end
 	$(PY) -m pytest -q -ra --timeout=600 --durations=15
 
 test-unit: $(STAMP) ## Fast unit tests only (no Kafka, Redis or model-heavy tests)
 	$(PY) -m pytest -q -ra tests/unit tests/contract -m "not integration and not e2e"
 
-test-integration: $(STAMP) data kafka ## Integration tests against real Kafka (KRaft) and Redis
+test-integration: $(STAMP) data kafka redis ## Integration tests against real Kafka (KRaft) and Redis
 	$(PY) -m pytest -q -ra -m integration
 
 test-e2e: $(STAMP) data ## End-to-end tests on the embedded stack with the real model
@@ -74,7 +74,7 @@ lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check services tests
 	$(VENV)/bin/mypy
 
-up: $(STAMP) kafka ## Start the production-like stack: Kafka, Redis, one process per service
+up: $(STAMP) kafka redis ## Start the production-like stack: Kafka, Redis, one process per service
 	bash scripts/stack_up.sh
 
 down: ## Stop what `make up` started
@@ -92,6 +92,11 @@ ops-check: $(STAMP) ops-tools ## Chart, images, alerts and dashboard checks only
 images: ## Lint the Dockerfile; build the CPU and GPU images where a Docker engine exists
 	bash scripts/images.sh
 
+redis: ## redis-server from Debian when missing (the test fixtures start it on 6379)
+	command -v redis-server >/dev/null || \
+		(apt-get update -q && apt-get install -y -q redis-server) || \
+		{ echo "redis-server missing: apt-get install redis-server (as root)" >&2; exit 1; }
+
 ops-tools: ## checkov in .venv-ops (its pins clash with ours); promtool from Debian if root
 	test -x .venv-ops/bin/checkov || ($(PYTHON) -m venv .venv-ops && \
 		.venv-ops/bin/pip install --quiet checkov==3.3.30)
@@ -105,4 +110,4 @@ clean: ## Remove caches and run state (keeps the venv)
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: help venv data kafka run demo settings-table test test-unit test-integration test-e2e fuzz \
-	lint up down bench eval images ops-tools ops-check clean
+	lint up down bench eval images redis ops-tools ops-check clean
