@@ -21,13 +21,13 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.common.errors import BackendUnavailable, NotFound, SignatureError
-from services.common.store.audit import RedisAuditLog
 from services.common.store.base import (
     ModelRecord,
     ModelRegistry,
     ServingState,
     Store,
 )
+from services.common.store.redis_audit import RedisAuditLog
 from services.common.store.redis_guard import guarded
 from services.common.store.redis_kv import RedisKeyValue
 from services.common.store.redis_lineage import RedisLineage
