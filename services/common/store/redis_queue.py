@@ -23,7 +23,7 @@ from services.common.store.base import (
     SubmitResult,
 )
 from services.common.store.redis_guard import guarded, text
-from services.common.store.votes import merged, vote_event
+from services.common.store.votes import merged, reprioritized, vote_event
 
 
 def result(reply: list[Any]) -> list[Any]:
@@ -120,13 +120,7 @@ class RedisReviewQueue(ReviewQueue):
         if item is None:
             return False
         old = _rescore(await self._client.hget(self._k["rescored"], item_id))
-        rescore = Rescore(
-            priority=priority,
-            predicted_label=old.predicted_label if old else item.predicted_label,
-            probabilities=old.probabilities if old else item.probabilities,
-            model_version=old.model_version if old else item.model_version,
-            suggestion=old.suggestion if old else item.suggestion,
-        )
+        rescore = reprioritized(item, old, priority)
         out = await self._run("REOPEN", item_id, str(votes), str(votes_needed),
                               rescore.model_dump_json())
         return bool(int(out[0]))
