@@ -91,8 +91,10 @@ class RedisReviewQueue(ReviewQueue):
         if issued is None:
             raise NotFound(f"unknown lease {lease_id!r}")
         item_id = text(issued).split("\n", 1)[0]
-        raw_item = await self._client.hget(self._k["items"], item_id)
-        raw_rescore = await self._client.hget(self._k["rescored"], item_id)
+        async with self._client.pipeline(transaction=False) as pipe:  # one round trip
+            pipe.hget(self._k["items"], item_id)
+            pipe.hget(self._k["rescored"], item_id)
+            raw_item, raw_rescore = await pipe.execute()
         if raw_item is None:
             raise NotFound(f"unknown lease {lease_id!r}")
         item = ReviewRequest.model_validate_json(raw_item)
