@@ -2,9 +2,9 @@
 
 Linear in the body: each chunk is scanned once for newlines and a line's bytes are appended to
 one buffer once (the old ``buffer += chunk; buffer.split()`` re-scanned and re-copied an
-unterminated line on every chunk: 128 MiB took 25 s of CPU). A line longer than ``max_line``
-is not buffered at all: its bytes are dropped until its newline, and it is reported as
-``TOO_LONG``.
+unterminated line on every chunk: 128 MiB took 103 s of CPU, now 0.02 s; scripts/bulk_cpu.py,
+docs/security.md). A line longer than ``max_line`` is not buffered at all: its bytes are
+dropped until its newline, and it is reported as ``TOO_LONG``.
 """
 
 from __future__ import annotations

@@ -77,10 +77,8 @@ def rate_limit(kind: EndpointClass) -> Callable[[Request], Awaitable[None]]:
         limits: Limits | None = getattr(request.app.state, "limits", None)
         if limits is None or not limits.enabled or not authenticator.enabled:
             return
-        principal = getattr(request.state, "principal", None)
-        if principal is None:
-            principal = await authenticator.authenticate(request)
-        await limits.check(principal, kind)
+        # The role check's principal (require caches it on the request): one authentication.
+        await limits.check(await require()(request), kind)
 
     dependency.__name__ = f"rate_limit_{kind.value}"
     return dependency

@@ -177,6 +177,7 @@ class KafkaConsumer(Consumer):
             # E.g. the partition moved to another member meanwhile, or the broker did not
             # answer: the next fetch raises the same error if it still applies.
             log.warning("could not place %s in %s yet: %r", exc, self.group_id, again)
+
     async def _place_new(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> None:
         """A partition without a committed offset: where this consumer starts by design."""
         if self.from_beginning:

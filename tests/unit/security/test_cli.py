@@ -1,4 +1,5 @@
-"""The key CLI: main(argv) on the store directly (Redis) and over the admin endpoints."""
+"""The key CLI's refusals (no admin key, memory store) and `generate`; create, list and revoke on
+Redis: tests/integration/test_keys_cli.py."""
 
 from __future__ import annotations
 
