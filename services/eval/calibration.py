@@ -25,7 +25,6 @@ def calibration(confidence: np.ndarray, correct: np.ndarray, bins: int = BINS) -
         return 0.0, []
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    ece = 0.0
     out = []
     for b in range(bins):
         mask = which == b
@@ -33,10 +32,15 @@ def calibration(confidence: np.ndarray, correct: np.ndarray, bins: int = BINS) -
         if not count:
             continue
         conf, acc = float(confidence[mask].mean()), float(correct[mask].mean())
-        ece += count / len(confidence) * abs(acc - conf)
         out.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": count,
                     "confidence": conf, "accuracy": acc})
-    return float(ece), out
+    return ece_of(out), out
+
+
+def ece_of(bins: list[dict[str, float]]) -> float:
+    """ECE from reliability bins: the item-weighted mean gap between accuracy and confidence."""
+    total = sum(b["n"] for b in bins) or 1
+    return float(sum(b["n"] / total * abs(b["accuracy"] - b["confidence"]) for b in bins))
 
 
 def holdout_scores(model: Any, X: np.ndarray, y: Sequence[str]) -> dict[str, Any]:
@@ -69,7 +73,7 @@ def plot_reliability(diagrams: dict[str, list[dict[str, float]]], path: Path, ti
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.2), dpi=110, squeeze=False)
     for ax, (name, bins) in zip(axes[0], diagrams.items(), strict=False):
         total = sum(b["n"] for b in bins) or 1
-        ece = sum(b["n"] / total * abs(b["accuracy"] - b["confidence"]) for b in bins)
+        ece = ece_of(bins)
         ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
         ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], color="tab:blue")
         ax.scatter([b["confidence"] for b in bins], [b["accuracy"] for b in bins],

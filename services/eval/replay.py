@@ -60,10 +60,6 @@ class RunResult:
     worst_overspend: float = 0.0  # max over items of labels asked - budget x items seen
 
 
-def holdout_accuracy(model: Model, X: np.ndarray, y: Sequence[str]) -> float:
-    return holdout_scores(model, X, y)["accuracy"]
-
-
 class _Served:
     """The scorer's view: the trainer's last published snapshot, or the trainer's model."""
 

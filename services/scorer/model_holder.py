@@ -36,7 +36,6 @@ class ModelHolder:
         self._prototypes: PrototypeClassifier | None = None
         self._served: tuple[int, OnlineClassifier | HandoverClassifier | None] = (0, None)
         self.pinned = False
-        self.labels_offsets: dict[str, int] = {}
 
     def snapshot(self) -> tuple[int, OnlineClassifier | HandoverClassifier | None]:
         return self._served
@@ -72,7 +71,6 @@ class ModelHolder:
             return False
         self._current = (version, model)
         self._serve()
-        self.labels_offsets = record.labels_offsets
         self._metrics.model_version.set(version)
         self._metrics.model_labels_offset.set(sum(record.labels_offsets.values()))
         self._metrics.model_swaps.inc()

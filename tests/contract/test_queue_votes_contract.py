@@ -120,6 +120,24 @@ async def test_rescore_moves_queued_items(store: Store) -> None:
     assert event.model_version == 7 and event.action is LabelAction.LABEL
 
 
+@pytest.mark.parametrize("rescored", [False, True])
+async def test_a_reopened_item_keeps_its_scores_under_the_new_priority(
+        store: Store, rescored: bool) -> None:
+    q = store.queue
+    await q.enqueue(request("a", 0.2), votes_needed=2)
+    if rescored:
+        await q.rescore({"a": Rescore(priority=0.1, predicted_label="b", probabilities={"b": 0.8},
+                                      model_version=7, suggestion="b")})
+    for name, label in (("alice", "x"), ("bob", "y")):
+        await q.submit_label((await take(q, name)).lease_id, name, label)
+    assert await q.reopen("a", 2, 3, priority=0.95)
+    item = (await take(q, "carol")).item
+    seen = (item.priority, item.predicted_label, item.probabilities, item.model_version,
+            item.suggestion)
+    assert seen == ((0.95, "b", {"b": 0.8}, 7, "b") if rescored
+                    else (0.95, "a", {"a": 0.6, "b": 0.4}, 3, None))
+
+
 async def test_audit_trail_is_append_only_per_item_and_actor(store: Store) -> None:
     log = store.audit
     await log.append(AuditRecord(actor="alice", role="reviewer", action="lease", item_id="a/b"))

@@ -13,7 +13,22 @@ from __future__ import annotations
 from collections import deque
 
 
-class SlidingBudget:
+class _Tally:
+    """Items decided and labels asked since the start: what every budget meter counts."""
+
+    _seen: int
+    _asked: int
+
+    @property
+    def seen(self) -> int:
+        return self._seen
+
+    @property
+    def asked(self) -> int:
+        return self._asked
+
+
+class SlidingBudget(_Tally):
     """Counts decisions in a ring of the last ``window`` items."""
 
     def __init__(self, fraction: float, window: int = 1000, warmup: int = 100) -> None:
@@ -56,14 +71,6 @@ class SlidingBudget:
     def spent(self) -> int:
         return self._spent
 
-    @property
-    def seen(self) -> int:
-        return self._seen
-
-    @property
-    def asked(self) -> int:
-        return self._asked
-
     def __repr__(self) -> str:
         return (f"SlidingBudget(fraction={self.fraction}, window={self.window}, "
                 f"warmup={self.warmup})")
@@ -76,7 +83,7 @@ def budget_cap(fraction: float, seen: float, warmup: int, ramp: int) -> float:
     return fraction * (seen + warmup * left)
 
 
-class Ledger:
+class Ledger(_Tally):
     """The exact budget: labels asked never exceed ``fraction * items seen`` by a whole label
     (a label is asked once the budget has accrued part of it), plus a warm-up
     allowance of ``fraction * warmup`` labels that shrinks linearly to nothing over the first
@@ -127,14 +134,6 @@ class Ledger:
     def deficit(self) -> float:
         """Labels behind the target (negative: ahead of it, e.g. after cold start)."""
         return self._target - self._asked
-
-    @property
-    def seen(self) -> int:
-        return self._seen
-
-    @property
-    def asked(self) -> int:
-        return self._asked
 
     @property
     def spend(self) -> float:

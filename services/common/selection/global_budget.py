@@ -20,6 +20,8 @@ slot cannot both win.
 
 from __future__ import annotations
 
+import asyncio
+
 from services.common.selection.budget import budget_cap
 from services.common.store.base import KeyValue
 
@@ -59,8 +61,9 @@ class GlobalBudget:
         """Reserve one label for the group; False when the group's budget is spent."""
         await self._flush()
         asked = await self._kv.incr(self._key("asked"), 1.0)
-        seen = await self._get("seen")
-        forfeit = await self._get("forfeit")
+        # Both read after the increment, in one round trip's time: this runs per asked item
+        # inside the scorer's batch loop.
+        seen, forfeit = await asyncio.gather(self._get("seen"), self._get("forfeit"))
         # As the Ledger: a label may be granted once the budget accrued any part of it.
         granted = asked - 1 + forfeit < budget_cap(self.fraction, seen, self.warmup, self.ramp) \
             - 1e-9

@@ -58,8 +58,6 @@ class Selector(Strategy):
         self._estimator = AuditEstimator(window=audit_window)
         self._pressure = 1.0
         self._reasons: Counter[str] = Counter()
-        self._seen = 0
-        self._asked = 0
 
     @property
     def budget(self) -> float:
@@ -72,7 +70,7 @@ class Selector(Strategy):
     @property
     def debt(self) -> float:
         """Labels spent beyond ``budget * items`` so far (the warm-up allowance in use)."""
-        return max(0.0, self._asked - self.budget * self._seen)
+        return max(0.0, self._total.asked - self.budget * self._total.seen)
 
     @property
     def ledger(self) -> Ledger:
@@ -86,7 +84,6 @@ class Selector(Strategy):
         return self._pressure * boost
 
     def ask(self, probabilities: Probabilities, context: Context | None = None) -> Decision:
-        self._seen += 1
         if self.drift is not None and probabilities:
             self.drift.update_confidence(max(probabilities.values()))
         scale = self.scale
@@ -113,7 +110,6 @@ class Selector(Strategy):
                 reason = Reason.DRIFT
         self._total.record(asked)
         self._window.record(asked)
-        self._asked += int(asked)
         if self.drift is not None:
             self.drift.tick()
         if asked and reason is not None:
@@ -138,7 +134,8 @@ class Selector(Strategy):
     def stats(self) -> dict[str, float]:
         out = dict(self.base.stats)
         out["budget"] = self.budget * self.scale
-        out["query_rate"] = self._asked / self._seen if self._seen else 0.0
+        seen = self._total.seen
+        out["query_rate"] = self._total.asked / seen if seen else 0.0
         out["spend"] = self._total.spend
         out["audit_share"] = self._audit_rate
         out["pressure"] = self._pressure

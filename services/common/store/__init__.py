@@ -8,7 +8,6 @@ from services.common.store.audit import AuditLog, AuditRecord
 from services.common.store.base import (
     KeyValue,
     LabelRecord,
-    LabelResult,
     Lease,
     ModelRecord,
     ModelRegistry,
@@ -25,9 +24,9 @@ if TYPE_CHECKING:
     from services.common.settings import CommonSettings
 
 __all__ = [
-    "AuditLog", "AuditRecord", "KeyValue", "LabelRecord", "LabelResult", "Lease", "MemoryStore",
-    "ModelRecord", "ModelRegistry", "QueueStats", "Rescore", "ReviewQueue", "ServingState",
-    "Store", "SubmitResult", "make_store",
+    "AuditLog", "AuditRecord", "KeyValue", "LabelRecord", "Lease", "MemoryStore", "ModelRecord",
+    "ModelRegistry", "QueueStats", "Rescore", "ReviewQueue", "ServingState", "Store",
+    "SubmitResult", "make_store",
 ]
 
 

@@ -1,7 +1,7 @@
 """An append-only audit trail: who did what to which item, and when.
 
-Records are only ever appended (Redis RPUSH; a list in memory) and read back per item or per
-actor, newest last. Nothing in alstream updates or deletes them.
+Records are only ever appended (Redis RPUSH, store/redis_audit.py; a list in memory) and read
+back per item or per actor, newest last. Nothing in alstream updates or deletes them.
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from redis.asyncio import Redis
-
-from services.common.store.redis_guard import guarded
 
 Action = Literal["lease", "label", "skip", "correct", "undo", "consensus", "reopen", "feedback",
                  "label_set"]
@@ -63,33 +60,3 @@ class MemoryAuditLog(AuditLog):
 
     async def by_actor(self, actor: str, limit: int = 100) -> list[AuditRecord]:
         return self._actors.get(actor, [])[-limit:]
-
-
-class RedisAuditLog(AuditLog):
-    """One list per item and one per actor; both written in one MULTI/EXEC."""
-
-    def __init__(self, client: Redis, prefix: str) -> None:
-        self._client = client
-        self._prefix = f"{prefix}audit:"
-
-    @guarded
-    async def append(self, record: AuditRecord) -> None:
-        raw = record.model_dump_json()
-        async with self._client.pipeline(transaction=True) as pipe:
-            if record.item_id is not None:
-                pipe.rpush(f"{self._prefix}item:{record.item_id}", raw)
-            pipe.rpush(f"{self._prefix}actor:{record.actor}", raw)
-            await pipe.execute()
-
-    @guarded
-    async def _read(self, key: str, limit: int) -> list[AuditRecord]:
-        raws = await self._client.lrange(key, -limit, -1)  # type: ignore[misc]
-        return [AuditRecord.model_validate_json(r) for r in raws]
-
-    @guarded
-    async def by_item(self, item_id: str, limit: int = 100) -> list[AuditRecord]:
-        return await self._read(f"{self._prefix}item:{item_id}", limit)
-
-    @guarded
-    async def by_actor(self, actor: str, limit: int = 100) -> list[AuditRecord]:
-        return await self._read(f"{self._prefix}actor:{actor}", limit)

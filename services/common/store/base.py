@@ -57,10 +57,6 @@ class SubmitResult(BaseModel):
     current: LabelEvent | None = None  # the item's published label once it has one
 
 
-# Kept under its old name: callers that only need the event read ``.event``/``.duplicate``.
-LabelResult = SubmitResult
-
-
 class LabelRecord(BaseModel):
     """A label event found by id: the item's current (published) label, or a pending vote."""
 

@@ -21,7 +21,7 @@ from services.common.store.base import (
     SubmitResult,
 )
 from services.common.store.outbox import MemoryOutbox
-from services.common.store.votes import merged, vote_event
+from services.common.store.votes import merged, reprioritized, vote_event
 
 Clock = Callable[[], float]
 
@@ -195,15 +195,8 @@ class MemoryReviewQueue(ReviewQueue):
                 return False
             self._done.discard(item_id)
             self._needed[item_id] = votes_needed
-            item = self._items[item_id]
-            old = self._rescored.get(item_id)
-            self._rescored[item_id] = Rescore(
-                priority=priority,
-                predicted_label=old.predicted_label if old else item.predicted_label,
-                probabilities=old.probabilities if old else item.probabilities,
-                model_version=old.model_version if old else item.model_version,
-                suggestion=old.suggestion if old else item.suggestion,
-            )
+            self._rescored[item_id] = reprioritized(self._items[item_id],
+                                                    self._rescored.get(item_id), priority)
             self._queued.add(item_id)
             return True
 

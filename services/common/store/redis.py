@@ -10,7 +10,6 @@ Durability is Redis's: with ``appendonly yes`` and ``appendfsync always`` an ack
 from __future__ import annotations
 
 import logging
-from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
@@ -22,13 +21,13 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.common.errors import BackendUnavailable, NotFound, SignatureError
-from services.common.store.audit import RedisAuditLog
 from services.common.store.base import (
     ModelRecord,
     ModelRegistry,
     ServingState,
     Store,
 )
+from services.common.store.redis_audit import RedisAuditLog
 from services.common.store.redis_guard import guarded
 from services.common.store.redis_kv import RedisKeyValue
 from services.common.store.redis_lineage import RedisLineage
@@ -37,8 +36,6 @@ from services.common.store.redis_queue import RedisReviewQueue
 from services.common.store.redis_security import RedisKeyRegistry, RedisRateLimiter
 
 log = logging.getLogger(__name__)
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 def redact(url: str) -> str:
@@ -149,7 +146,6 @@ class RedisStore(Store):
         self.kv = RedisKeyValue(self._client, prefix)
         self.keys = RedisKeyRegistry(self._client, prefix)
         self.limits = RedisRateLimiter(self._client, prefix)
-
         self.audit = RedisAuditLog(self._client, prefix)
         self.lineage = RedisLineage(self._client, prefix, lineage_max_items, lineage_max_age_s)
 

@@ -1,4 +1,5 @@
-"""Connection trouble becomes BackendUnavailable, for every Redis-backed store part."""
+"""Shared by every Redis-backed store part: connection trouble becomes BackendUnavailable, and
+replies (bytes: the client does not decode) become text."""
 
 from __future__ import annotations
 
@@ -29,3 +30,7 @@ def guarded(
             raise BackendUnavailable(f"Redis is unavailable: {exc}") from exc
 
     return wrapper
+
+
+def text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

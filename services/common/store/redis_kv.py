@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from services.common.store import redis_lua
 from services.common.store.base import KeyValue
-from services.common.store.redis_guard import guarded
+from services.common.store.redis_guard import guarded, text
 
 # A Lua function, shared with the outbox's ADD script (store/redis_outbox.py): does ``key`` hold
 # what ``want`` says? ``want`` is ``expected_arg``'s encoding: '!' absent, '=' .. value.
@@ -100,4 +100,4 @@ class RedisKeyValue(KeyValue):
     @guarded
     async def members(self, key: str) -> frozenset[str]:
         found = await self._client.smembers(self._key(key))  # type: ignore[misc]
-        return frozenset(m.decode() if isinstance(m, bytes) else str(m) for m in found)
+        return frozenset(text(m) for m in found)

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from services.common.schemas import LabelEvent
 from services.common.store.outbox import Outbox, OutboxEntry, OutboxStats
-from services.common.store.redis_guard import guarded
+from services.common.store.redis_guard import guarded, text
 from services.common.store.redis_kv import HOLDS, expected_arg
 
 # KEYS: stream, the mark keys, then the expected keys; ARGV: once, how many expected keys,
@@ -51,10 +51,6 @@ return 1
 """
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 class RedisOutbox(Outbox):
     def __init__(self, client: Redis, prefix: str, stream: str) -> None:
         self._client = client
@@ -82,8 +78,8 @@ class RedisOutbox(Outbox):
             self._stream, count=limit)
         out = []
         for raw_id, fields in rows:
-            entry_id = _text(raw_id)
-            out.append(OutboxEntry(id=entry_id, key=_text(fields[b"k"]), value=fields[b"e"],
+            entry_id = text(raw_id)
+            out.append(OutboxEntry(id=entry_id, key=text(fields[b"k"]), value=fields[b"e"],
                                    created_at=int(entry_id.split("-", 1)[0]) / 1000))
         return out
 
@@ -101,7 +97,7 @@ class RedisOutbox(Outbox):
             n, first, (secs, micros) = await pipe.execute()
         if not first:
             return OutboxStats(pending=int(n), oldest_age_s=None)
-        created = int(_text(first[0][0]).split("-", 1)[0]) / 1000
+        created = int(text(first[0][0]).split("-", 1)[0]) / 1000
         # Server time on both sides: the stream id is the server's clock too.
         return OutboxStats(pending=int(n),
                            oldest_age_s=max(0.0, secs + micros / 1e6 - created))

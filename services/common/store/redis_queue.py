@@ -22,23 +22,19 @@ from services.common.store.base import (
     ReviewQueue,
     SubmitResult,
 )
-from services.common.store.redis_guard import guarded
-from services.common.store.votes import merged, vote_event
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+from services.common.store.redis_guard import guarded, text
+from services.common.store.votes import merged, reprioritized, vote_event
 
 
 def result(reply: list[Any]) -> list[Any]:
     """Turn a script's {status, ...} reply into values or the contract's errors."""
     status = int(reply[0])
     if status == 1:
-        raise NotFound(_text(reply[1]))
+        raise NotFound(text(reply[1]))
     if status == 2:
-        raise Conflict(_text(reply[1]))
+        raise Conflict(text(reply[1]))
     if status == 3:
-        raise Forbidden(_text(reply[1]))
+        raise Forbidden(text(reply[1]))
     return reply[1:]
 
 
@@ -70,7 +66,7 @@ class RedisReviewQueue(ReviewQueue):
     def _lease(reviewer: str, out: list[Any]) -> Lease:
         item = merged(ReviewRequest.model_validate_json(out[0]), _rescore(out[1]))
         return Lease(item=item, reviewer=reviewer, expires_at=float(out[2]),
-                     lease_id=_text(out[3]), votes=int(out[4]), votes_needed=int(out[5]))
+                     lease_id=text(out[3]), votes=int(out[4]), votes_needed=int(out[5]))
 
     @guarded
     async def enqueue(self, request: ReviewRequest, votes_needed: int = 1) -> bool:
@@ -94,9 +90,11 @@ class RedisReviewQueue(ReviewQueue):
         issued = await self._client.hget(self._k["issued"], lease_id)
         if issued is None:
             raise NotFound(f"unknown lease {lease_id!r}")
-        item_id = _text(issued).split("\n", 1)[0]
-        raw_item = await self._client.hget(self._k["items"], item_id)
-        raw_rescore = await self._client.hget(self._k["rescored"], item_id)
+        item_id = text(issued).split("\n", 1)[0]
+        async with self._client.pipeline(transaction=False) as pipe:  # one round trip
+            pipe.hget(self._k["items"], item_id)
+            pipe.hget(self._k["rescored"], item_id)
+            raw_item, raw_rescore = await pipe.execute()
         if raw_item is None:
             raise NotFound(f"unknown lease {lease_id!r}")
         item = ReviewRequest.model_validate_json(raw_item)
@@ -124,13 +122,7 @@ class RedisReviewQueue(ReviewQueue):
         if item is None:
             return False
         old = _rescore(await self._client.hget(self._k["rescored"], item_id))
-        rescore = Rescore(
-            priority=priority,
-            predicted_label=old.predicted_label if old else item.predicted_label,
-            probabilities=old.probabilities if old else item.probabilities,
-            model_version=old.model_version if old else item.model_version,
-            suggestion=old.suggestion if old else item.suggestion,
-        )
+        rescore = reprioritized(item, old, priority)
         out = await self._run("REOPEN", item_id, str(votes), str(votes_needed),
                               rescore.model_dump_json())
         return bool(int(out[0]))

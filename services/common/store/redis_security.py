@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from services.common.auth.keys import KeyRecord
 from services.common.errors import Conflict, NotFound
-from services.common.store.redis_guard import guarded
+from services.common.store.redis_guard import guarded, text
 from services.common.store.security import KeyRegistry, RateLimiter
 
 # KEYS[1] bucket; ARGV rate, burst, cost. Returns "0" when allowed, else seconds to wait.
@@ -65,8 +65,8 @@ class RedisKeyRegistry(KeyRegistry):
     @guarded
     async def list(self) -> list[KeyRecord]:
         raws = await self._client.hgetall(self._keys)
-        revoked = {_text(m) for m in await self._client.smembers(self._revoked)}
-        records = [self._record(raw, _text(k) in revoked) for k, raw in raws.items()]
+        revoked = {text(m) for m in await self._client.smembers(self._revoked)}
+        records = [self._record(raw, text(k) in revoked) for k, raw in raws.items()]
         return sorted((r for r in records if r is not None), key=lambda r: (r.created_at, r.id))
 
     @guarded
@@ -77,10 +77,6 @@ class RedisKeyRegistry(KeyRegistry):
         record = await self.get(key_id)
         assert record is not None  # records are never deleted
         return record
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class RedisRateLimiter(RateLimiter):

@@ -22,3 +22,12 @@ def merged(item: ReviewRequest, rescore: Rescore | None) -> ReviewRequest:
     if rescore is None:
         return item
     return item.model_copy(update=rescore.model_dump())
+
+
+def reprioritized(item: ReviewRequest, rescore: Rescore | None, priority: float) -> Rescore:
+    """The item's current scores (newest model's, if re-scored) under a new priority: a reopened
+    item keeps what the reviewer is shown and only moves in the queue."""
+    view = merged(item, rescore)
+    return Rescore(priority=priority, predicted_label=view.predicted_label,
+                   probabilities=view.probabilities, model_version=view.model_version,
+                   suggestion=view.suggestion)
