@@ -15,7 +15,6 @@ class Deps:
     def __init__(self, settings: ReviewSettings, bus: Bus, store: Store,
                  metrics: ReviewMetrics) -> None:
         self.settings = settings
-        self.bus = bus
         self.store = store
         self.queue = store.queue
         self.metrics = metrics

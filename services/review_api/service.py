@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -44,18 +45,17 @@ def build_review_api(settings: ReviewSettings, bus: Bus, store: Store) -> Servic
         schema=ReviewRequest, handler=enqueue, dead_letter_topic=topics.dead_letter,
         group=settings.consumer_group, metrics=metrics,
     )
-    jobs = [requests.run]
+    loops: list[ConsumerLoop[Any]] = [requests]
     # One re-scoring per announcement is enough: the review API processes share a group.
     reprioritiser = Reprioritiser(settings, store, metrics)
-    models = ConsumerLoop(
-        bus=bus, consumer=bus.consumer([topics.models], f"{settings.consumer_group}-models",
-                                       from_beginning=False),
-        schema=ModelAnnouncement, handler=reprioritiser.on_announcements,
-        dead_letter_topic=topics.dead_letter, group=f"{settings.consumer_group}-models",
-        metrics=metrics,
-    )
-    if settings.reprioritise:
-        jobs.append(models.run)
+    if settings.reprioritise:  # otherwise no consumer at all, not one that is never run
+        loops.append(ConsumerLoop(
+            bus=bus, consumer=bus.consumer([topics.models], f"{settings.consumer_group}-models",
+                                           from_beginning=False),
+            schema=ModelAnnouncement, handler=reprioritiser.on_announcements,
+            dead_letter_topic=topics.dead_letter, group=f"{settings.consumer_group}-models",
+            metrics=metrics,
+        ))
     stop = asyncio.Event()
 
     async def gauges() -> None:
@@ -86,10 +86,11 @@ def build_review_api(settings: ReviewSettings, bus: Bus, store: Store) -> Servic
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     def on_stop() -> None:
-        requests.stop()
-        models.stop()
+        for loop in loops:
+            loop.stop()
         stop.set()
 
-    return Service(name="review_api", app=app, jobs=[*jobs, gauges, outbox], on_stop=[on_stop],
+    return Service(name="review_api", app=app, jobs=[*(loop.run for loop in loops), gauges, outbox],
+                   on_stop=[on_stop],
                    state={"requests": requests, "metrics": metrics,
                           "reprioritiser": reprioritiser, "deps": deps})

@@ -34,5 +34,5 @@ class ReviewSettings(ServiceSettings):
     reprioritise_limit: int = Field(default=10_000, ge=1)
     suggest_confidence: float = Field(default=0.9, gt=0, le=1)
     # The reviewer page shows similar labelled items from the scorer's /v1/similar when set
-    # (the browser calls it directly, with the reviewer's key).
+    # (relayed by GET /v1/review/leases/{id}/similar with the reviewer's key and identity).
     scorer_url: str | None = None
