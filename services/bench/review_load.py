@@ -34,7 +34,7 @@ from services.common.bus import MemoryBus
 from services.common.runtime import Service
 from services.common.schemas import LabelEvent, Reason, ReviewRequest
 from services.common.store.redis import RedisStore
-from services.common.store.redis_queue import _events
+from services.common.store.redis_queue import stored_votes
 from services.review_api.service import build_review_api
 from services.review_api.settings import ReviewSettings
 
@@ -215,7 +215,7 @@ async def check(report: LoadReport, store: RedisStore, acked: dict[str, set[str]
     voters: set[str] = set()
     for item_id, events in acked.items():
         # Parsed as the store parses it (an empty Lua table comes back as "{}", not "[]").
-        votes = _events(await client.hget(votes_key, item_id) or "[]")
+        votes = stored_votes(await client.hget(votes_key, item_id) or "[]")
         report.lost_votes += len(events - {v.event_id for v in votes})
         voters.update(v.reviewer for v in votes)
     report.voters = len(voters)

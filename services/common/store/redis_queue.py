@@ -42,7 +42,9 @@ def _rescore(raw: bytes | str | None) -> Rescore | None:
     return Rescore.model_validate_json(raw) if raw else None
 
 
-def _events(raw: bytes | str) -> list[LabelEvent]:
+def stored_votes(raw: bytes | str) -> list[LabelEvent]:
+    """The votes stored for one item (a JSON list of LabelEvents; anything else: none).
+    Public: the review load benchmark audits Redis with the same parser."""
     parsed = json.loads(raw)
     return [LabelEvent.model_validate_json(v) for v in parsed] if isinstance(parsed, list) else []
 
@@ -105,7 +107,7 @@ class RedisReviewQueue(ReviewQueue):
         current = LabelEvent.model_validate_json(out[4]) if out[4] else None
         return SubmitResult(event=LabelEvent.model_validate_json(out[0]),
                             duplicate=bool(int(out[1])), complete=bool(int(out[2])),
-                            votes=_events(out[3]), current=current)
+                            votes=stored_votes(out[3]), current=current)
 
     @guarded
     async def skip(self, lease_id: str, reviewer: str) -> None:
@@ -138,7 +140,7 @@ class RedisReviewQueue(ReviewQueue):
             event = LabelEvent.model_validate_json(current)
             live = event.event_id == event_id
             return LabelRecord(event=event, current=True, pending=False) if live else None
-        for vote in _events(votes or "[]"):
+        for vote in stored_votes(votes or "[]"):
             if vote.event_id == event_id:
                 return LabelRecord(event=vote, current=False, pending=True)
         return None
