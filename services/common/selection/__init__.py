@@ -10,6 +10,7 @@ from services.common.selection.drift import DriftMonitor
 from services.common.selection.global_budget import GlobalBudget
 from services.common.selection.peer import EntropySamplerStrategy
 from services.common.selection.pressure import QueuePressure
+from services.common.selection.quantile import QuantileUncertainty
 from services.common.selection.registry import (
     DEFAULT_STRATEGY,
     build_selector,
@@ -21,7 +22,6 @@ from services.common.selection.strategies import (
     BudgetedStrategy,
     FixedThreshold,
     FullSupervision,
-    QuantileUncertainty,
     RandomizedVariableUncertainty,
     RandomSampling,
     Split,

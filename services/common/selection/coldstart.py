@@ -14,7 +14,7 @@ import numpy as np
 
 from services.common.schemas import Reason
 from services.common.selection.base import Context, Decision, Probabilities
-from services.common.selection.strategies import QuantileUncertainty
+from services.common.selection.quantile import QuantileUncertainty
 from services.common.selection.uncertainty import Measure
 
 

@@ -9,11 +9,11 @@ from services.common.selection.coldstart import DiversityColdStart
 from services.common.selection.committee import Committee
 from services.common.selection.drift import DriftMonitor
 from services.common.selection.peer import EntropySamplerStrategy
+from services.common.selection.quantile import QuantileUncertainty
 from services.common.selection.selector import Selector
 from services.common.selection.strategies import (
     FixedThreshold,
     FullSupervision,
-    QuantileUncertainty,
     RandomizedVariableUncertainty,
     RandomSampling,
     Split,
