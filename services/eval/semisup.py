@@ -9,8 +9,9 @@ over the stream's *unlabeled* items: each contributes its class responsibilities
 current fit, at weight ``alpha`` per item. Holdout accuracy, supervised against refined.
 
 Offline and transductive (every unlabeled item of the stream, later ones included): an upper
-bound for a streaming version, in which the scorer, which embeds every item, would accumulate
-the responsibilities and hand them to the trainer. Results: docs/evaluation.md.
+bound for a streaming version, which must also survive drift (a prototype refining on a window
+of recent items, kept only when the fair records' leave-one-out loss improves, is measured in
+docs/evaluation.md with these results).
 
 Usage (after ``make eval`` has cached the streams and embeddings):
     python -m services.eval.semisup 20ng 20ng-short-drift --fraction 0.02 --seeds 3
