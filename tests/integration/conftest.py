@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.kafka import KafkaCluster
+from tests.fixtures.kafka import KafkaCluster, start_broker
 from tests.fixtures.redis import delete_prefix, unique_prefix
 from tests.fixtures.stack import Stack
 
@@ -29,6 +29,17 @@ FAST_ENV = {
     # governed label set otherwise leaves to admins (docs/reviewing.md).
     "ALSTREAM_LABEL_OPEN": "true",
 }
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[KafkaCluster]:
+    """A broker of the test's own, for tests that stop and start it (the session broker is
+    shared by every other test)."""
+    cluster = start_broker(tmp_path / "kafka")
+    try:
+        yield cluster
+    finally:
+        cluster.close()
 
 
 def make_stack(broker: KafkaCluster, redis_url: str, log_dir: Path, tag: str,

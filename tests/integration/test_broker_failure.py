@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.kafka import KafkaCluster, start_broker, start_cluster
+from tests.fixtures.kafka import KafkaCluster, start_cluster
 from tests.fixtures.redis import delete_prefix
 from tests.fixtures.stack import Stack
 from tests.helpers import sample
@@ -31,15 +31,6 @@ def start_stack(cluster: KafkaCluster, redis_url: str, log_dir: Path, tag: str) 
 @pytest.fixture
 def three_brokers(tmp_path: Path) -> Iterator[KafkaCluster]:
     cluster = start_cluster(3, base_dir=tmp_path / "kafka", owns_dir=False)
-    try:
-        yield cluster
-    finally:
-        cluster.close()
-
-
-@pytest.fixture
-def one_broker(tmp_path: Path) -> Iterator[KafkaCluster]:
-    cluster = start_broker(tmp_path / "kafka")
     try:
         yield cluster
     finally:
@@ -73,14 +64,14 @@ async def test_three_brokers_lose_nothing_when_a_leader_and_the_controller_die(
 
 
 async def test_single_broker_stop_and_start_loses_nothing(
-    one_broker: KafkaCluster, redis_url: str, tmp_path: Path
+    own_broker: KafkaCluster, redis_url: str, tmp_path: Path
 ) -> None:
-    stack = start_stack(one_broker, redis_url, tmp_path / "logs", "rf1")
+    stack = start_stack(own_broker, redis_url, tmp_path / "logs", "rf1")
     try:
         docs = sample("train", N_DOCS, seed=12, tag="rf1")
-        report = await failure.run(stack, one_broker, docs, RATE, failure.stop_and_start,
+        report = await failure.run(stack, own_broker, docs, RATE, failure.stop_and_start,
                                    settle_s=240)
-        check(report, stack, one_broker)
+        check(report, stack, own_broker)
     finally:
         stack.stop_all()
         delete_prefix(redis_url, stack.redis_prefix)

@@ -8,7 +8,6 @@ undo is acknowledged all the same (its retraction is stored with it), then the p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,23 +15,13 @@ import pytest
 import redis
 
 from services.common.schemas import LabelEvent
-from tests.fixtures.kafka import KafkaCluster, start_broker
+from tests.fixtures.kafka import KafkaCluster
 from tests.fixtures.redis import delete_prefix
 from tests.integration.conftest import make_stack
 from tests.integration.helpers import Observer, eventually, observer_settings
 from tests.integration.test_review_durability import _depth, publish_requests
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[KafkaCluster]:
-    """A broker of this test's own: it is stopped and started again mid-test."""
-    cluster = start_broker(tmp_path / "kafka")
-    try:
-        yield cluster
-    finally:
-        cluster.close()
 
 
 @pytest.mark.timeout(400)
