@@ -120,6 +120,12 @@ PANELS: list[tuple[str, str, list[tuple[str, str]], str]] = [
         ("{{decision}}", "sum by (decision) (increase(alstream_gate_decisions_total[1h]))"),
         ("published/h", "sum(increase(alstream_trainer_models_published_total[1h]))"),
     ], "Candidate versions promoted or held back by the gate, per hour."),
+    ("Semi-supervised refinement", "short", [
+        ("{{outcome}}/h", "sum by (outcome) (increase(alstream_trainer_refinements_total[1h]))"),
+        ("unlabeled window items", "max(alstream_trainer_unlabeled_window_items)"),
+        ("last gain (nats)", "max(alstream_trainer_refine_gain_nats)"),
+    ], "Refinements of the class means on unlabeled items before a publish: applied, "
+       "rejected (fair log-loss did not drop) or skipped (window too small)."),
     ("Ingest refusals and publish latency", "short", [
         ("refused {{reason}}", f"sum by (reason) (rate(alstream_ingest_rejected_total[{R}]))"),
         ("publish p99 (s)", "histogram_quantile(0.99, sum by (le) "

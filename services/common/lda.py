@@ -36,12 +36,13 @@ from scipy.linalg import blas
 
 from services.common.lda_calibration import held_out_logits, online_step, refit_log_beta
 from services.common.lda_labelset import LabelSetChanges
+from services.common.lda_semisup import PopulationMeans
 from services.common.rows import Rows, softmax
 
 _REBASE = 40.0  # move the decay reference when weights reach e^40, long before overflow
 
 
-class StreamingLDA(LabelSetChanges):
+class StreamingLDA(PopulationMeans, LabelSetChanges):
     def __init__(self, prior_strength: float = 500.0, temperature_lr: float = 0.5,
                  initial_beta: float = 0.2, refresh_every: int = 500,
                  half_life: float | None = None, calibration_window: int = 300,
@@ -79,6 +80,7 @@ class StreamingLDA(LabelSetChanges):
         # matvec per label instead of a k x d x d product at each prediction after a label;
         # replay speed, docs/lifecycle.md). None: recomputed when next needed.
         self._ma: np.ndarray | None = None
+        self._population: tuple[np.ndarray, np.ndarray] | None = None  # lda_semisup.py
 
     # -- prediction -------------------------------------------------------------------------
 
@@ -92,10 +94,11 @@ class StreamingLDA(LabelSetChanges):
         self._inverse = np.eye(dim) / prior
 
     def means(self) -> np.ndarray:
-        """The class means used for prediction (recency-weighted when forgetting is on)."""
-        exact = self._sums / self._weights[:, None]
+        """The class means used for prediction (recency-weighted when forgetting is on, with
+        the unlabeled population's share after a ``refine``: services/common/lda_semisup.py)."""
         if self.half_life is None:
-            return exact
+            return self._pooled(self._sums, self._weights)
+        exact = self._sums / self._weights[:, None]
         # A class whose records all decayed to ~0 falls back to its exact mean.
         eps = 1e-12
         out: np.ndarray = (self._dsums + eps * exact) / (self._dweights + eps)[:, None]
@@ -148,7 +151,7 @@ class StreamingLDA(LabelSetChanges):
     def _held_out_logits(self, X: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """Logits of records ``X`` (true rows ``idx``) as if each had never been learned."""
         return held_out_logits(X, idx, self._sums, self._weights, self.means(), self._inverse,
-                               self._n, self.prior_strength)
+                               self._n, self.prior_strength, self._population)
 
     def _fit_temperature(self, x: np.ndarray, y: int) -> None:
         self._log_beta, self._g2 = online_step(self.logits(x[None])[0], y, self._log_beta,
@@ -221,6 +224,7 @@ class StreamingLDA(LabelSetChanges):
             else:  # the prediction cache is built here on every such call, fit or not
                 self._mean_inverse()
         if self.rows.add(y):
+            self.clear_population()  # computed for the old classes
             self._sums = np.vstack([self._sums, np.zeros(self._dim)])
             self._dsums = np.vstack([self._dsums, np.zeros(self._dim)])
             self._weights = np.append(self._weights, 0.0)
@@ -288,7 +292,7 @@ class StreamingLDA(LabelSetChanges):
     def __setstate__(self, state: dict[str, object]) -> None:
         # Artifacts and checkpoints from before the windowed calibration lack its state.
         defaults = {"calibration_window": 300, "calibration_prior": 10.0, "smoothing": 0.0,
-                    "_cal_x": [], "_cal_y": []}
+                    "_cal_x": [], "_cal_y": [], "_population": None}
         self.__dict__.update({**defaults, **state})
         self._pending = []
         self._ma = state.get("_ma")  # type: ignore[assignment]

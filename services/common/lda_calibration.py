@@ -66,7 +66,8 @@ def refit_log_beta(z: np.ndarray, idx: np.ndarray, log_beta: float, initial_beta
 
 def held_out_logits(X: np.ndarray, idx: np.ndarray, sums: np.ndarray, weights: np.ndarray,
                     means: np.ndarray, inverse: np.ndarray, n: float,
-                    prior_strength: float) -> np.ndarray:
+                    prior_strength: float,
+                    population: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Every record's logits as if the record had never been learned (exact leave-one-out:
     its class mean *and* the shared scatter without it, by one Sherman-Morrison downdate
     per record). In-sample logits make a record look easier than a new item, and removing
@@ -77,7 +78,9 @@ def held_out_logits(X: np.ndarray, idx: np.ndarray, sums: np.ndarray, weights: n
 
     ``sums``/``weights``: the per-class weighted sums and weights, ``means``: the prediction
     means (recency-weighted under forgetting), ``inverse``: the regularized scatter's inverse,
-    ``n``: the total weight behind it; all the model's, read, never written."""
+    ``n``: the total weight behind it; ``population``: the unlabeled items' per-class sums
+    and weights in the prediction means (services/common/lda_semisup.py), which stay when a
+    record is left out; all the model's, read, never written."""
     exact = sums / weights[:, None]
     P = inverse
     nc = weights[idx]
@@ -96,8 +99,11 @@ def held_out_logits(X: np.ndarray, idx: np.ndarray, sums: np.ndarray, weights: n
     z = MPx + c[:, None] * MPv * vPx[:, None] - 0.5 * (
         mPm[None, :] + c[:, None] * MPv * MPv)
     # The record's own class: its mean without the record.
-    loo = np.where(ok[:, None], (sums[idx] - X) / np.maximum(nc - 1.0, 1.0)[:, None],
-                   means[idx])
+    extra_sums, extra_weights = (np.zeros_like(sums), np.zeros_like(weights)) \
+        if population is None else population
+    rest = nc + extra_weights[idx] - 1.0
+    loo = np.where(ok[:, None], (sums[idx] + extra_sums[idx] - X)
+                   / np.maximum(rest, 1e-9)[:, None], means[idx])
     LP = loo @ P
     lPv = (LP * V).sum(axis=1)
     own = (LP * X).sum(axis=1) + c * lPv * vPx - 0.5 * (

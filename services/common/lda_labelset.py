@@ -29,7 +29,11 @@ class LabelSetChanges:
     def _rank_one(self, v: np.ndarray, a: float) -> None:
         raise NotImplementedError  # StreamingLDA's Sherman-Morrison update of the scatter
 
+    def clear_population(self) -> None:
+        raise NotImplementedError  # lda_semisup.PopulationMeans: drop unlabeled statistics
+
     def _drop(self, c: int) -> None:
+        self.clear_population()  # computed for the old classes
         self._ma = None
         self._sums = np.delete(self._sums, c, axis=0)
         self._dsums = np.delete(self._dsums, c, axis=0)

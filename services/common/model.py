@@ -20,6 +20,7 @@ from typing import Literal
 import numpy as np
 
 from services.common.errors import SignatureError
+from services.common.lda_semisup import RefineConfig, Refinement
 from services.common.learners import SoftmaxRegression, StreamingLDA
 from services.common.signing import sha256_hex, sign, verify
 
@@ -154,6 +155,19 @@ class OnlineClassifier:
         if source in self._learner.rows.index:
             self._learner.retire(source)
         self._aliases[source] = None
+
+    def refine(self, X: np.ndarray, config: RefineConfig) -> Refinement:
+        """Refine the class means on unlabeled rows ``X`` (lda; services/common/lda_semisup.py).
+        Learning and unlearning stay exact: the unlabeled share is kept apart."""
+        if not isinstance(self._learner, StreamingLDA):
+            return Refinement(False, "only the lda model refines")
+        return self._learner.refine(X, config.steps, config.weight, config.min_gain)
+
+    @property
+    def unlabeled_weight(self) -> float:
+        """Weight of unlabeled items in the current means (0 when not refined)."""
+        return self._learner.population_weight if isinstance(self._learner, StreamingLDA) \
+            else 0.0
 
     def predict_proba_one(self, x: Vector) -> dict[str, float]:
         """Class probabilities summing to 1; empty until a label was learned."""

@@ -73,6 +73,15 @@ class Prediction(Message):
     scored_at: datetime = Field(default_factory=utcnow, description="When it was scored (UTC)")
 
 
+class Observation(Message):
+    """A scored item's embedding on the observations topic: the trainer refines its class means
+    on a window of recent unlabeled items (services/common/lda_semisup.py)."""
+
+    item_id: DocId
+    embedding: list[float]
+    model_version: int = 0
+
+
 class ReviewRequest(Message):
     item_id: DocId
     text: Text

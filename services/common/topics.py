@@ -30,6 +30,11 @@ class Topics:
         return f"{self.prefix}model-announcements"
 
     @property
+    def observations(self) -> str:
+        """Scored items' embeddings (a sample), for the trainer's unlabeled window."""
+        return f"{self.prefix}observations"
+
+    @property
     def dead_letter(self) -> str:
         return f"{self.prefix}dead-letter"
 
@@ -46,5 +51,6 @@ class Topics:
             self.review_requests,
             self.labels,
             self.models,
+            self.observations,
             self.dead_letter,
         ]

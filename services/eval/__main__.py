@@ -18,9 +18,11 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from services.common.errors import AlstreamError
+from services.common.lda_semisup import RefineConfig
 from services.common.model import OnlineClassifier
 from services.common.selection import strategy_names
 from services.common.selection.registry import DEFAULT_STRATEGY
@@ -78,6 +80,12 @@ def parser() -> argparse.ArgumentParser:
                         "at 10 items/s)")
     p.add_argument("--half-life", type=float, default=None,
                    help="the LDA's forgetting half-life in labels (default: the model's)")
+    p.add_argument("--no-refine", action="store_true",
+                   help="no semi-supervised refinement on unlabeled items (the trainer's "
+                        "semisup_enabled=false); by default the replay refines as the trainer "
+                        "does before each publish")
+    p.add_argument("--refine-window", type=int, default=RefineConfig().window,
+                   help="unlabeled items the refinement keeps (trainer: semisup_window)")
     p.add_argument("--model", choices=["lda", "softmax"], default="lda",
                    help="OnlineClassifier kind (the services' default is lda)")
     p.add_argument("--json", required=True, type=Path, help="where to write the results")
@@ -123,11 +131,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return OnlineClassifier(kind=args.model)
         return OnlineClassifier(kind=args.model, half_life=args.half_life)
 
+    refine = None if args.no_refine else RefineConfig(window=args.refine_window)
     started = time.time()
     results = compare(stream, holdout, embed, strategies, args.budgets, args.seeds,
                       label_delay=args.label_delay, checkpoints=args.checkpoints,
                       model_factory=model_factory, progress=not args.quiet,
-                      publish_every=args.publish_every, publish_items=args.publish_items)
+                      publish_every=args.publish_every, publish_items=args.publish_items,
+                      refine=refine)
     out = {
         "stream": str(args.stream),
         "holdout": str(args.holdout),
@@ -140,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "publish_every": args.publish_every,
         "publish_items": args.publish_items,
         "half_life": args.half_life,
+        "refine": None if refine is None else asdict(refine),
         "encoder": cache.model_key,
         "default_strategy": DEFAULT_STRATEGY,
         "model": args.model,

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from services.common.lda_semisup import RefineConfig
 from services.common.model import OnlineClassifier
 from services.common.selection import make_strategy
 from services.common.selection.registry import DEFAULT_STRATEGY
@@ -49,6 +50,7 @@ def compare(
     progress: bool = True,
     publish_every: int = 0,
     publish_items: int = 0,
+    refine: RefineConfig | None = None,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """``{strategy: {budget: cell}}`` with ``labels_used``, ``holdout_accuracy`` and
     ``prequential_accuracy`` as ``{"mean", "sd"}`` plus every run's details."""
@@ -77,7 +79,7 @@ def compare(
             run = replay(X, y, X_holdout, y_holdout, make_strategy(name, budget, seed=seed),
                          model_factory(), label_delay=label_delay, checkpoints=checkpoints,
                          on_item=tick, publish_every=publish_every,
-                         publish_items=publish_items, budget=budget)
+                         publish_items=publish_items, budget=budget, refine=refine)
             bar.update(counter["n"] % 500)
             runs.append(run)
         results.setdefault(name, {})[f"{budget:g}"] = {
@@ -89,6 +91,8 @@ def compare(
             "ece": summarize([r.ece for r in runs]),
             # Labels over the nominal budget of the stream: 1.0 is exactly the budget.
             "spend": summarize([r.labels_used / (budget * r.n_items) for r in runs]),
+            "refinements": {k: sum(r.refinements.get(k, 0) for r in runs)
+                            for k in ("applied", "rejected", "skipped")},
             "spend_max": max(r.labels_used / (budget * r.n_items) for r in runs),
             "runs": [{"seed": s, **asdict(r)} for s, r in enumerate(runs)],
         }

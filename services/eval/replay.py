@@ -11,6 +11,10 @@ with ``publish_every`` > 0, a snapshot after every ``publish_every`` labels, or 
 new label came in; until the first publish the scorer has no model at all (cold start). With
 ``publish_every`` = 0 the served model is the trainer's, updated at once.
 
+With ``refine``, as the trainer does with the observations topic: every scored item enters a
+window of unlabeled items (services/common/unlabeled.py), leaves it when its label is learned,
+and before each publish the model refines its means on the window (lda_semisup.py).
+
 Holdout accuracy and expected calibration error (ECE, 15 bins) of the trainer's model are
 measured at ``checkpoints`` evenly spaced points and at the end.
 """
@@ -25,8 +29,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from services.common.lda_semisup import RefineConfig
 from services.common.schemas import Reason
 from services.common.selection.base import Outcome, Strategy, calibrates, scored_context
+from services.common.unlabeled import UnlabeledWindow
 from services.eval.calibration import holdout_scores
 
 
@@ -58,13 +64,18 @@ class RunResult:
     asked_at: list[int] = field(default_factory=list)
     first_model_at: int | None = None
     worst_overspend: float = 0.0  # max over items of labels asked - budget x items seen
+    refinements: dict[str, int] = field(default_factory=dict)  # applied / rejected / skipped
 
 
 class _Served:
     """The scorer's view: the trainer's last published snapshot, or the trainer's model."""
 
-    def __init__(self, model: Model, publish_every: int, publish_items: int) -> None:
+    def __init__(self, model: Model, publish_every: int, publish_items: int,
+                 refine: RefineConfig | None = None) -> None:
         self.trainer = model
+        self.refine = refine
+        self.window = UnlabeledWindow(refine.window) if refine is not None else None
+        self.refinements: Counter[str] = Counter()
         self.publish_every = publish_every
         self.publish_items = publish_items
         self.model: Model | None = model if publish_every <= 0 else None
@@ -83,12 +94,23 @@ class _Served:
             self.publish_items > 0 and t - self._last_publish >= self.publish_items)
         if not due:
             return False
+        if self.window is not None and self.refine is not None:
+            self._refine(self.window, self.refine)
         self.model = copy.deepcopy(self.trainer)
         self._since_labels = 0
         self._last_publish = t
         if self.first_at is None:
             self.first_at = t
         return True
+
+    def _refine(self, window: UnlabeledWindow, config: RefineConfig) -> None:
+        """What the trainer does before it publishes (services/trainer/trainer.py)."""
+        refine = getattr(self.trainer, "refine", None)
+        if refine is None or len(window) < config.min_items:
+            self.refinements["skipped"] += 1
+            return
+        done = refine(window.matrix(), config)
+        self.refinements["applied" if done.applied else "rejected"] += 1
 
 
 def replay(
@@ -105,6 +127,7 @@ def replay(
     publish_every: int = 0,
     publish_items: int = 0,
     budget: float | None = None,
+    refine: RefineConfig | None = None,
 ) -> RunResult:
     n = len(y)
     marks = {round(n * (i + 1) / checkpoints) - 1 for i in range(checkpoints)} if checkpoints \
@@ -118,7 +141,8 @@ def replay(
     window_acc: list[float] = []
     asked_at: list[int] = []
     worst = 0.0
-    served = _Served(model, publish_every, publish_items)
+    served = _Served(model, publish_every, publish_items, refine)
+    unlabeled = served.window
 
     # Between two model changes the served model is fixed, so the next items are predicted in
     # one matrix product (the model's own predict_proba_many, equal to predict_proba_one).
@@ -143,6 +167,8 @@ def replay(
         while pending and pending[0][0] <= upto:
             _, i, predicted, reason = pending.popleft()
             model.learn_one(X[i], y[i], calibrate=calibrates(reason))
+            if unlabeled is not None:
+                unlabeled.discard(str(i))
             served.learned()
             if served.model is model:
                 block = []
@@ -172,6 +198,8 @@ def replay(
             reasons[reason.value if reason is not None else "none"] += 1
             pending.append((t + label_delay, t, predicted, reason))
             asked_at.append(t)
+        if unlabeled is not None:  # the scorer's observation of the item, labelled or not
+            unlabeled.add(str(t), X[t])
         if budget is not None:
             worst = max(worst, len(asked_at) - budget * (t + 1))
         if t in marks:
@@ -199,4 +227,5 @@ def replay(
         asked_at=asked_at,
         first_model_at=served.first_at,
         worst_overspend=worst,
+        refinements=dict(served.refinements),
     )

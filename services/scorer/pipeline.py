@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from services.common.bus import Bus
 from services.common.bus.runner import Item
 from services.common.model import OnlineClassifier
-from services.common.schemas import Document, Prediction, ReviewRequest
+from services.common.schemas import Document, Observation, Prediction, ReviewRequest
 from services.common.selection.zeroshot import HandoverClassifier
 from services.common.topics import Topics
 from services.scorer.dedup import NO_DUPLICATE, DupCheck, NearDuplicates
@@ -26,6 +27,15 @@ def predict_batch(
     if model is None:
         return [{} for _ in range(len(vectors))]
     return [model.predict_proba_one(v) for v in vectors]
+
+
+def observed(doc_id: str, fraction: float) -> bool:
+    """Whether a document's embedding goes on the observations topic. Decided by its id, not
+    at random: a redelivered batch and every replica make the same choice."""
+    if fraction >= 1.0:
+        return True
+    digest = hashlib.blake2b(doc_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") < fraction * 2**64
 
 
 def top_label(probabilities: dict[str, float]) -> tuple[str | None, float]:
@@ -45,6 +55,7 @@ class StreamScorer:
         router: Router,
         metrics: ScorerMetrics,
         dedup: NearDuplicates | None = None,
+        observe_fraction: float = 1.0,
     ) -> None:
         self.bus = bus
         self.topics = topics
@@ -53,6 +64,7 @@ class StreamScorer:
         self.router = router
         self.metrics = metrics
         self.dedup = dedup
+        self.observe_fraction = observe_fraction
 
     async def handle(self, items: list[Item[Document]]) -> None:
         started = time.perf_counter()
@@ -94,6 +106,12 @@ class StreamScorer:
             await self.bus.publish_many(self.topics.review_requests, reviews)
             await self._remember(reviews)
         await self.bus.publish_many(self.topics.predictions, predictions)
+        observations = [(d.id, Observation(item_id=d.id, embedding=v.tolist(),
+                                           model_version=version))
+                        for d, v in zip(docs, vectors, strict=True)
+                        if self.observe_fraction > 0 and observed(d.id, self.observe_fraction)]
+        if observations:
+            await self.bus.publish_many(self.topics.observations, observations)
         self.metrics.scored.inc(len(docs))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
 

@@ -53,7 +53,8 @@ def build_scorer(
     dedup = NearDuplicates(index, settings.dup_threshold, metrics=DedupMetrics(metrics))
     holder = ModelHolder(store.models, settings.signing_key.get_secret_value().encode(), metrics)
     selection, selection_metrics = build_router(settings, store, holder, metrics)
-    scorer = StreamScorer(bus, topics, embedder, holder, selection, metrics, dedup)
+    scorer = StreamScorer(bus, topics, embedder, holder, selection, metrics, dedup,
+                          observe_fraction=settings.observe_fraction)
     documents = ConsumerLoop(
         bus=bus,
         consumer=bus.consumer([topics.documents], settings.consumer_group),

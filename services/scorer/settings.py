@@ -77,6 +77,11 @@ class ScorerSettings(ServiceSettings):
             raise ValueError(f"unknown strategy {value!r}; known: {', '.join(strategy_names())}")
         return value
     consumer_group: str = "scorer"
+    # Share of scored documents whose embedding goes on the observations topic, for the
+    # trainer's semi-supervised refinement (docs/evaluation.md). About 8 KB per document as
+    # JSON: lower it at high document rates (the trainer's window then reaches further back);
+    # 0 turns it off.
+    observe_fraction: float = Field(default=1.0, ge=0.0, le=1.0)
     # POST /v1/feedback (apps correcting a prediction): "review" queues the document for a
     # human with the app's label as a suggestion (nothing is learned until one confirms),
     # "weighted" learns it at feedback_weight, "learn" learns it like a reviewer's label.

@@ -37,3 +37,15 @@ class TrainerMetrics(Metrics):
         self.publish_seconds = self.histogram(
             "trainer_publish_seconds", "Serialize, sign, store and announce a version"
         )
+        # Semi-supervised refinement (services/trainer/semisup.py).
+        self.refinements = self.counter(
+            "trainer_refinements_total", "Refinements on unlabeled items before a publish, by "
+            "outcome (applied, rejected: the fair log-loss did not drop; skipped: too few items)",
+            ["outcome"],
+        )
+        self.unlabeled_window = self.gauge(
+            "trainer_unlabeled_window_items", "Unlabeled items in the refinement window"
+        )
+        self.refine_gain = self.gauge(
+            "trainer_refine_gain_nats", "Fair leave-one-out log-loss drop of the last refinement"
+        )

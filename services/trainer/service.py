@@ -14,7 +14,7 @@ from services.common.http import BodyLimitMiddleware, install_error_handlers
 from services.common.model import OnlineClassifier
 from services.common.observability import ops_router
 from services.common.runtime import Service
-from services.common.schemas import LabelEvent, Prediction
+from services.common.schemas import LabelEvent, Observation, Prediction
 from services.common.store import Store
 from services.trainer.api import router
 from services.trainer.checkpoint import Checkpointer
@@ -22,6 +22,7 @@ from services.trainer.gate import Gate
 from services.trainer.learner import Learner
 from services.trainer.metrics import TrainerMetrics
 from services.trainer.publisher import Publisher
+from services.trainer.semisup import Refiner
 from services.trainer.settings import TrainerSettings
 from services.trainer.trainer import Trainer
 
@@ -44,11 +45,14 @@ def build_trainer(settings: TrainerSettings, bus: Bus, store: Store) -> Service:
     metrics = TrainerMetrics()
     topics = settings.topics
     key = settings.signing_key.get_secret_value().encode()
+    refiner = Refiner(settings.refine_config(), metrics,
+                      labelled=lambda item_id: item_id in trainer.learner.fold.items) \
+        if settings.semisup_enabled and settings.model_kind == "lda" else None
     trainer = Trainer(
         settings, new_learner(settings),
         Publisher(bus, store.models, topics.models, key, keep_last=settings.keep_versions),
         metrics, checkpointer_for(settings, store), bus=bus, lineage=store.lineage,
-        new_learner=lambda: new_learner(settings),
+        new_learner=lambda: new_learner(settings), refiner=refiner,
     )
     labels = ConsumerLoop(
         bus=bus, consumer=bus.consumer([topics.labels], settings.consumer_group,
@@ -66,6 +70,15 @@ def build_trainer(settings: TrainerSettings, bus: Bus, store: Store) -> Service:
         loops.append(ConsumerLoop(
             bus=bus, consumer=bus.consumer([topics.predictions], group), schema=Prediction,
             handler=keep_predictions, dead_letter_topic=topics.dead_letter, group=group,
+            metrics=metrics, max_records=500,
+        ))
+
+    if refiner is not None:
+        # Soft state (services/trainer/semisup.py): its own group, committed as it goes.
+        group = f"{settings.consumer_group}-observations"
+        loops.append(ConsumerLoop(
+            bus=bus, consumer=bus.consumer([topics.observations], group), schema=Observation,
+            handler=refiner.observe, dead_letter_topic=topics.dead_letter, group=group,
             metrics=metrics, max_records=500,
         ))
 

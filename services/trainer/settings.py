@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from services.common.lda_semisup import RefineConfig
 from services.common.settings import ServiceSettings
 
 
@@ -41,4 +42,20 @@ class TrainerSettings(ServiceSettings):
     # lost 4 pt; turn it on for streams whose classes move; docs/evaluation.md).
     model_prior_strength: float = Field(default=500.0, gt=0)
     model_half_life: float | None = Field(default=None, gt=0)
+    # Semi-supervised refinement (services/common/lda_semisup.py, docs/evaluation.md): before
+    # each publish the class means take a share of the last semisup_window unlabeled items
+    # the scorers observed (the observations topic), each at semisup_weight of a label, by
+    # semisup_steps EM steps; kept only when the fair records' leave-one-out log-loss drops by
+    # semisup_min_gain nats. Needs semisup_min_items items in the window; lda only.
+    semisup_enabled: bool = True
+    semisup_window: int = Field(default=3000, ge=1)
+    semisup_min_items: int = Field(default=100, ge=1)
+    semisup_weight: float = Field(default=0.1, gt=0.0, le=1.0)
+    semisup_steps: int = Field(default=2, ge=1, le=20)
+    semisup_min_gain: float = Field(default=0.02, ge=0.0)
     consumer_group: str = "trainer"
+
+    def refine_config(self) -> RefineConfig:
+        return RefineConfig(window=self.semisup_window, min_items=self.semisup_min_items,
+                            steps=self.semisup_steps, weight=self.semisup_weight,
+                            min_gain=self.semisup_min_gain)

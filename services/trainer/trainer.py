@@ -30,6 +30,7 @@ from services.trainer.metrics import TrainerMetrics
 from services.trainer.pins import new_voids, save_voids
 from services.trainer.publisher import Publisher
 from services.trainer.replay import fold_records, read_log, voided
+from services.trainer.semisup import Refiner
 from services.trainer.settings import TrainerSettings
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,8 @@ class Trainer:
     def __init__(self, settings: TrainerSettings, learner: Learner, publisher: Publisher,
                  metrics: TrainerMetrics, checkpointer: Checkpointer | None = None, *,
                  bus: Bus | None = None, lineage: Lineage | None = None,
-                 new_learner: Callable[[], Learner] | None = None) -> None:
+                 new_learner: Callable[[], Learner] | None = None,
+                 refiner: Refiner | None = None) -> None:
         self.settings = settings
         self.publisher = publisher
         self.metrics = metrics
@@ -49,6 +51,7 @@ class Trainer:
         self.checkpointer = checkpointer
         self.bus = bus
         self.lineage = lineage
+        self.refiner = refiner  # semi-supervised refinement before each publish (or None)
         self.new_learner = new_learner or (lambda: Learner(OnlineClassifier()))
         self.state = TrainerState(learner)
         self.version = 0  # the last version published (promoted or held)
@@ -93,8 +96,11 @@ class Trainer:
                 if o in _CHANGED:
                     changed += 1
                     self._remember(e, o)
-            self.metrics.learned.inc(sum(o in (Outcome.LEARNED, Outcome.REPLACED)
-                                         for o in outcomes))
+            learned = [e.item_id for e, o in zip(events, outcomes, strict=True)
+                       if o in (Outcome.LEARNED, Outcome.REPLACED)]
+            self.metrics.learned.inc(len(learned))
+            if self.refiner is not None:
+                self.refiner.learned(learned)
             self.metrics.duplicates.inc(len(items) - len(fresh)
                                         + sum(o == Outcome.DUPLICATE for o in outcomes))
             self.metrics.prequential.set(self.learner.accuracy)
@@ -158,6 +164,8 @@ class Trainer:
     async def _publish(self) -> ModelAnnouncement:
         """Store a version, let the gate decide, announce. Call with the lock held."""
         started = time.perf_counter()
+        if self.refiner is not None:
+            await self.refiner.before_publish(self.learner.model)
         decision = self._decide()
         model = self.learner.model
         artifact, sha256, signature = await asyncio.to_thread(

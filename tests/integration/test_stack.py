@@ -127,6 +127,13 @@ async def test_stream_with_a_scorer_crash(full_stack: Stack) -> None:
         assert trainer_status["model_updates"] == labeled  # each label learned once
         stats = (await client.get(f"{review_url}/v1/review/stats")).json()
         assert stats["labeled"] == labeled
+        # The scorers' observations reached the trainer's unlabeled window over real Kafka,
+        # and every publish after the first hundred weighed a refinement on it.
+        trainer_m = (await client.get(f"{trainer_url}/metrics")).text
+        window = metric(trainer_m, "alstream_trainer_unlabeled_window_items")
+        assert 100 <= window <= 3000
+        refined = metric(trainer_m, "alstream_trainer_refinements_total")
+        assert refined >= 1
 
         # Held-out accuracy through /v1/classify beats the majority class.
         sem = asyncio.Semaphore(8)
@@ -227,6 +234,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic(full_stack: Stack) ->
         (topics.review_requests, b'{"item_id": "x"}'),  # JSON, but not a ReviewRequest
         (topics.labels, b'{"item_id": "y", "label": 5}'),
         (topics.models, b"[1, 2, 3]"),
+        (topics.observations, b'{"item_id": "z", "embedding": "not a vector"}'),
     ]:
         injected[topic] = await inject(st.bootstrap, topic, payload, key=b"poison")
 
@@ -244,6 +252,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic(full_stack: Stack) ->
         return ("scorer" in groups.get(topics.documents, {})
                 and "review-api" in groups.get(topics.review_requests, {})
                 and "trainer" in groups.get(topics.labels, {})
+                and "trainer-observations" in groups.get(topics.observations, {})
                 and any(g.startswith("scorer-models-") for g in groups.get(topics.models, {})))
     try:
         # Every group that reads a poisoned topic dead-letters the record once and moves on.

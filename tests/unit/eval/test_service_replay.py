@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from services.common.lda_semisup import RefineConfig
 from services.common.model import OnlineClassifier
 from services.common.selection import make_strategy
 from services.common.selection.budget import budget_cap
@@ -32,10 +33,11 @@ def service_like(seed: int, label_delay: int, publish_items: int, n: int = 2400,
     X, y = clusters(n, seed)
     Xh, yh = clusters(300, seed)  # same centres (same seed): a holdout of the same classes
     # The trainer publishes every 20 labels or every publish_items items (its 30 s at the
-    # stream's rate); labels come back label_delay items after they were asked for.
+    # stream's rate); labels come back label_delay items after they were asked for. Before
+    # each publish it refines on the unlabeled items, as the trainer does by default.
     return replay(X, y, Xh, yh, make_strategy("default", budget, seed=seed), OnlineClassifier(),
                   label_delay=label_delay, checkpoints=0, publish_every=20,
-                  publish_items=publish_items, budget=budget)
+                  publish_items=publish_items, budget=budget, refine=RefineConfig())
 
 
 # (5, 300): reviewers answer within 5 items and the 20th label publishes the first model:
@@ -75,3 +77,37 @@ def test_the_exact_budget_holds_at_every_item_through_cold_start(name, budget):
     assert run.labels_used < budget * run.n_items + 1
     # ... and not left unused either.
     assert run.labels_used >= 0.97 * budget * run.n_items
+
+
+def test_the_replay_refines_on_unlabeled_items_as_the_trainer_does(monkeypatch):
+    """Every scored item enters the window, labelled items leave it when their label is
+    learned, and each publish refines on what is left."""
+    from services.common.unlabeled import UnlabeledWindow
+
+    seen: list[int] = []
+    labelled: set[str] = set()
+    refine = OnlineClassifier.refine
+
+    def spy(self, X, config):  # type: ignore[no-untyped-def]
+        seen.append(len(X))
+        return refine(self, X, config)
+
+    discard = UnlabeledWindow.discard
+
+    def spy_discard(self, item_id):  # type: ignore[no-untyped-def]
+        labelled.add(item_id)
+        assert item_id in self or len(self) == self.size  # was observed (unless aged out)
+        discard(self, item_id)
+
+    monkeypatch.setattr(OnlineClassifier, "refine", spy)
+    monkeypatch.setattr(UnlabeledWindow, "discard", spy_discard)
+    run = service_like(0, 5, 300)
+    assert len(labelled) == run.labels_used
+    assert seen and max(seen) <= RefineConfig().window
+    assert sum(run.refinements.values()) == len(seen) + run.refinements.get("skipped", 0)
+    assert run.refinements.get("applied", 0) >= 1
+    plain = replay(*clusters(2400, 0), *clusters(300, 0), make_strategy("default", BUDGET, seed=0),
+                   OnlineClassifier(), label_delay=5, checkpoints=0, publish_every=20,
+                   publish_items=300, budget=BUDGET)
+    assert plain.refinements == {}
+

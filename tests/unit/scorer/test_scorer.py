@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from services.common.model import OnlineClassifier, dump_artifact
-from services.common.schemas import Document, ModelAnnouncement, Prediction, ReviewRequest
+from services.common.schemas import (
+    Document,
+    ModelAnnouncement,
+    Observation,
+    Prediction,
+    ReviewRequest,
+)
 from services.common.store import ModelRecord
 from services.scorer.service import build_scorer
 from services.scorer.settings import ScorerSettings
@@ -111,6 +117,30 @@ async def test_every_document_gets_one_prediction_and_cold_start_routes(scorer, 
     # No model yet: cold start must ask for labels rather than nothing.
     assert reviews and all(r.reason.value == "cold_start" for r in reviews)
     assert all(len(r.embedding) == 32 for r in reviews)
+    # Every scored document's embedding goes to the trainer's unlabeled window.
+    seen = [Observation.model_validate_json(v) for v in await drain(bus, topics.observations)]
+    assert sorted(o.item_id for o in seen) == sorted(d.id for d in docs)
+    assert all(len(o.embedding) == 32 and o.model_version == 0 for o in seen)
+
+
+async def test_observe_fraction_samples_by_document_id(bus, store, encoder, running, topics):
+    from services.scorer.pipeline import observed
+
+    ids = [f"doc-{i}" for i in range(4000)]
+    share = sum(observed(i, 0.25) for i in ids) / len(ids)
+    assert 0.22 < share < 0.28
+    assert [observed(i, 0.25) for i in ids] == [observed(i, 0.25) for i in ids]  # stable
+    assert all(observed(i, 1.0) for i in ids[:10])
+    settings = ScorerSettings(observe_fraction=0.0)
+    async with running(build_scorer(settings, bus, store, encoder=encoder)):
+        docs = [Document(id=f"z{i}", text=f"{SPACE} {i}") for i in range(10)]
+        await bus.publish_many(topics.documents, [(d.id, d) for d in docs])
+
+        async def all_scored():
+            return len(await drain(bus, topics.predictions, group=f"p{time.time()}")) >= 10
+
+        await eventually(all_scored)
+        assert await drain(bus, topics.observations) == []
 
 
 async def test_scoring_uses_the_model_and_routes_only_some(scorer, bus, store, topics, settings,

@@ -128,3 +128,64 @@ async def test_a_label_set_change_of_an_emptied_class_is_applied_not_dead_letter
                               key=settings.signing_key.get_secret_value().encode())
         assert model.class_counts == {"b": 4}  # three b's and the late "a"
         assert model.resolve("a") == "b" and model.resolve("zzz") is None
+
+
+def _mixture(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    centers = np.random.default_rng(42).normal(size=(3, 16)) * 0.6
+    y = rng.integers(0, 3, n)
+    X = centers[y] + rng.normal(size=(n, 16))
+    return X / np.linalg.norm(X, axis=1, keepdims=True), y
+
+
+async def test_refines_on_observed_unlabeled_items_before_publishing(bus, store, topics, running):
+    """Observations fill the unlabeled window (labelled items leave it); the next version is
+    refined on it, and the refined model is what is signed and stored."""
+    from services.common.schemas import Observation
+
+    settings = TrainerSettings(publish_every_labels=45, publish_every_s=30.0)
+    rng = np.random.default_rng(0)
+    X, y = _mixture(45, rng)
+    U, _ = _mixture(600, rng)
+    labels = [LabelEvent(item_id=f"l{i}", label="abc"[c], embedding=x.tolist(), reviewer="r",
+                         reason=Reason.AUDIT) for i, (x, c) in enumerate(zip(X, y, strict=True))]
+    # Ten of the observed items get a label later: they must leave the window.
+    observed = [Observation(item_id=f"u{i}", embedding=u.tolist()) for i, u in enumerate(U)]
+    observed += [Observation(item_id=e.item_id, embedding=e.embedding) for e in labels[:10]]
+    async with running(build_trainer(settings, bus, store)) as r:
+        await bus.publish_many(topics.observations, [(o.item_id, o) for o in observed])
+
+        async def window(n: int) -> bool:
+            text = (await r.client.get("/metrics")).text
+            return f"alstream_trainer_unlabeled_window_items {n}.0" in text
+
+        await eventually(lambda: window(610))
+        await bus.publish_many(topics.labels, [(e.item_id, e) for e in labels])
+
+        async def published() -> bool:
+            return (await r.client.get("/v1/status")).json()["model_version"] >= 1
+
+        await eventually(published)
+        text = (await r.client.get("/metrics")).text
+        assert 'alstream_trainer_refinements_total{outcome="applied"} 1.0' in text
+        assert "alstream_trainer_unlabeled_window_items 600.0" in text
+        record, artifact = await store.models.get(1)
+        model = load_verified(artifact, sha256=record.sha256, signature=record.signature,
+                              key=settings.signing_key.get_secret_value().encode())
+        assert model.n_learned == 45
+        assert model.unlabeled_weight == pytest.approx(0.1 * 600)
+
+
+async def test_refinement_can_be_turned_off(bus, store, topics, running):
+    settings = TrainerSettings(publish_every_labels=20, publish_every_s=30.0,
+                               semisup_enabled=False)
+    async with running(build_trainer(settings, bus, store)) as r:
+        events = [event(i) for i in range(20)]
+        await bus.publish_many(topics.labels, [(e.item_id, e) for e in events])
+
+        async def published() -> bool:
+            return (await r.client.get("/v1/status")).json()["model_version"] >= 1
+
+        await eventually(published)
+        text = (await r.client.get("/metrics")).text
+        assert "alstream_trainer_refinements_total{" not in text  # never counted
+        assert r.service.state["trainer"].refiner is None
