@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from services.common.lda_semisup import RefineConfig
 from services.common.model import OnlineClassifier
 from services.common.selection import make_strategy
 from services.eval.data import Item, load_items
@@ -52,7 +53,7 @@ def phased(items: list[Item], seed: int, change_at: float) -> tuple[list[Item], 
 
 def run(stream: list[Item], holdout: list[Item], embed: Any, strategies: Sequence[str],
         budgets: Sequence[float], seeds: int, change_at: float, label_delay: int,
-        progress: bool = True) -> dict[str, Any]:
+        progress: bool = True, refine: RefineConfig | None = None) -> dict[str, Any]:
     X_holdout = embed([it.text for it in holdout])
     y_holdout = [it.label for it in holdout]
     vectors = dict(zip((it.text for it in stream), embed([it.text for it in stream]),
@@ -71,7 +72,7 @@ def run(stream: list[Item], holdout: list[Item], embed: Any, strategies: Sequenc
                 result = replay(X, y, X_holdout, y_holdout, make_strategy(name, budget, seed),
                                 OnlineClassifier(), label_delay=label_delay, checkpoints=0,
                                 window=WINDOW, publish_every=20, publish_items=300,
-                                budget=budget)
+                                budget=budget, refine=refine)
                 first = change // WINDOW
                 runs.append({
                     "seed": seed,
@@ -165,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--plot", type=Path, default=None)
     p.add_argument("--cache-dir", type=Path, default=Path(".cache/embeddings"))
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--no-refine", action="store_true",
+                   help="no semi-supervised refinement (the trainer's semisup_enabled=false)")
     args = p.parse_args(argv)
     stream, holdout = load_items(args.stream), load_items(args.holdout)
     cache, make_encoder = default_cache(args.cache_dir)
@@ -178,9 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     out = run(stream, holdout, embed, args.strategies.split(","),
               [float(b) for b in args.budgets.split(",")], args.seeds, args.change_at,
-              args.label_delay, progress=not args.quiet)
+              args.label_delay, progress=not args.quiet,
+              refine=None if args.no_refine else RefineConfig())
     out.update({"stream": str(args.stream), "seeds": args.seeds, "change_at": args.change_at,
-                "label_delay": args.label_delay})
+                "label_delay": args.label_delay, "refine": not args.no_refine})
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=1))
     print(table(out))

@@ -118,8 +118,12 @@ def main(argv: list[str] | None = None) -> int:
             print(drift_table(data))
             print()
             continue
+        refine = data.get("refine")
+        refined = "no refinement" if refine is None else (
+            f"refined on the last {refine['window']} unlabeled items")
         print(f"### {data['stream']} ({data['n_stream']} items, {len(data['classes'])} classes, "
-              f"holdout {data['n_holdout']}, {data['seeds']} seeds, model {data.get('model')})\n")
+              f"holdout {data['n_holdout']}, {data['seeds']} seeds, model {data.get('model')}, "
+              f"{refined})\n")
         print("Holdout accuracy mean±sd over seeds (labels used).\n")
         print(table(data["results"], markdown=True))
         print()

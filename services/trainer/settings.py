@@ -50,7 +50,7 @@ class TrainerSettings(ServiceSettings):
     semisup_enabled: bool = True
     semisup_window: int = Field(default=3000, ge=1)
     semisup_min_items: int = Field(default=100, ge=1)
-    semisup_weight: float = Field(default=0.1, gt=0.0, le=1.0)
+    semisup_weight: float = Field(default=0.05, gt=0.0, le=1.0)
     semisup_steps: int = Field(default=2, ge=1, le=20)
     semisup_min_gain: float = Field(default=0.02, ge=0.0)
     consumer_group: str = "trainer"

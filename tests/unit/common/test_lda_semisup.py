@@ -51,7 +51,7 @@ def test_refinement_on_unlabeled_items_lifts_accuracy_and_is_kept():
         assert done.applied, done
         assert done.loss_after is not None and done.loss_before is not None
         assert done.loss_after <= done.loss_before - 0.02
-        assert model.population_weight == pytest.approx(0.1 * len(U))
+        assert model.population_weight == pytest.approx(0.05 * len(U))
         gains.append(accuracy(model, test) - before)
     assert np.mean(gains) > 0.005, gains
 
@@ -168,7 +168,7 @@ def test_online_classifier_refines_lda_and_declines_softmax():
     assert softmax.refine(U, RefineConfig()).reason == "only the lda model refines"
     assert softmax.unlabeled_weight == 0.0
     assert lda.refine(U, RefineConfig(min_gain=-1e9)).applied  # forced past the check
-    assert lda.unlabeled_weight == pytest.approx(0.1 * len(U))
+    assert lda.unlabeled_weight == pytest.approx(0.05 * len(U))
 
 
 def test_unlabeled_window_keeps_the_newest_and_forgets_labelled_items():

@@ -172,7 +172,7 @@ async def test_refines_on_observed_unlabeled_items_before_publishing(bus, store,
         model = load_verified(artifact, sha256=record.sha256, signature=record.signature,
                               key=settings.signing_key.get_secret_value().encode())
         assert model.n_learned == 45
-        assert model.unlabeled_weight == pytest.approx(0.1 * 600)
+        assert model.unlabeled_weight == pytest.approx(0.05 * 600)
 
 
 async def test_refinement_can_be_turned_off(bus, store, topics, running):
