@@ -86,6 +86,9 @@ def parser() -> argparse.ArgumentParser:
                         "does before each publish")
     p.add_argument("--refine-window", type=int, default=RefineConfig().window,
                    help="unlabeled items the refinement keeps (trainer: semisup_window)")
+    p.add_argument("--refine-weight", type=float, default=RefineConfig().weight,
+                   help="weight of one unlabeled item in the refinement (trainer: "
+                        "semisup_weight)")
     p.add_argument("--model", choices=["lda", "softmax"], default="lda",
                    help="OnlineClassifier kind (the services' default is lda)")
     p.add_argument("--json", required=True, type=Path, help="where to write the results")
@@ -131,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return OnlineClassifier(kind=args.model)
         return OnlineClassifier(kind=args.model, half_life=args.half_life)
 
-    refine = None if args.no_refine else RefineConfig(window=args.refine_window)
+    refine = None if args.no_refine else RefineConfig(window=args.refine_window,
+                                                      weight=args.refine_weight)
     started = time.time()
     results = compare(stream, holdout, embed, strategies, args.budgets, args.seeds,
                       label_delay=args.label_delay, checkpoints=args.checkpoints,
