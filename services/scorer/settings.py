@@ -78,9 +78,9 @@ class ScorerSettings(ServiceSettings):
         return value
     consumer_group: str = "scorer"
     # Share of scored documents whose embedding goes on the observations topic, for the
-    # trainer's semi-supervised refinement (docs/evaluation.md). About 8 KB per document as
-    # JSON: lower it at high document rates (the trainer's window then reaches further back);
-    # 0 turns it off.
+    # trainer's semi-supervised refinement (docs/evaluation.md). About 3.5 KB per document
+    # (384 values at five decimals): lower it at high document rates (the trainer's window
+    # then reaches further back); 0 turns it off.
     observe_fraction: float = Field(default=1.0, ge=0.0, le=1.0)
     # POST /v1/feedback (apps correcting a prediction): "review" queues the document for a
     # human with the app's label as a suggestion (nothing is learned until one confirms),
