@@ -44,6 +44,15 @@ class Topics:
         (a version never overtakes a later one). Everything else: ``default``."""
         return 1 if topic in (self.labels, self.models) else default
 
+    def configs(self, topic: str) -> dict[str, str]:
+        """Topic configs beyond the cluster's defaults, set when the topic is created.
+        Observations are soft state (the trainer keeps the last few thousand): six hours of
+        them, in hourly segments (retention only deletes closed segments), so a trainer back
+        from an outage reads at most that much instead of every embedding since."""
+        if topic == self.observations:
+            return {"retention.ms": str(6 * 3_600_000), "segment.ms": str(3_600_000)}
+        return {}
+
     def all(self) -> list[str]:
         return [
             self.documents,

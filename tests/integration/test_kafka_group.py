@@ -218,3 +218,28 @@ async def test_labels_topic_created_with_several_partitions_is_reported(
             await bus.ensure_topics(settings.topics)  # metadata may lag the creation
             await asyncio.sleep(0.2)
     assert f"topic {settings.topics.labels} has 3 partitions" in caplog.text
+
+
+async def test_observations_topic_is_created_with_bounded_retention(
+    kafka_broker: KafkaCluster,
+) -> None:
+    """Soft state: a trainer back from an outage must not read every embedding since."""
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    settings = CommonSettings(bus="kafka", kafka_bootstrap=kafka_broker.bootstrap,
+                              topic_prefix=f"ret-{uuid.uuid4().hex[:8]}.", replication_factor=1,
+                              min_insync_replicas=1)
+    await KafkaBus(settings).ensure_topics(settings.topics)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
+    await admin.start()
+    try:
+        names = [settings.topics.observations, settings.topics.labels]
+        [response] = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
+    finally:
+        await admin.close()
+    found = {r[3]: {c[0]: c[1] for c in r[4]} for r in response.resources}
+    assert found[settings.topics.observations]["retention.ms"] == str(6 * 3_600_000)
+    assert found[settings.topics.observations]["segment.ms"] == str(3_600_000)
+    assert found[settings.topics.labels]["retention.ms"] != str(6 * 3_600_000)  # the log stays
+

@@ -100,7 +100,8 @@ class KafkaBus(Bus):
                 s = self.settings
                 new = [
                     NewTopic(t, topics.partitions(t, s.partitions), s.replication_factor,
-                             topic_configs={"min.insync.replicas": str(s.min_insync_replicas)})
+                             topic_configs={"min.insync.replicas": str(s.min_insync_replicas),
+                                            **topics.configs(t)})
                     for t in missing
                 ]
                 response = await admin.create_topics(new)
