@@ -42,10 +42,15 @@ def best_beta(z: np.ndarray, idx: np.ndarray) -> float:
 def exact_loo_logits(model: StreamingLDA, X: np.ndarray, idx: np.ndarray, window: np.ndarray,
                      config: RefineConfig) -> np.ndarray:
     """Logits of each record as if never learned, the refinement redone without it (kept
-    or dropped as the model's own was)."""
+    or dropped as the model's own was). A record alone in its class keeps its logits, as in
+    the fast leave-one-out (without it the class would not exist)."""
     refined = model.population_weight > 0
+    fast = model._held_out_logits(X, idx)
     out = []
-    for x, c in zip(X, idx, strict=True):
+    for j, (x, c) in enumerate(zip(X, idx, strict=True)):
+        if model.rows.counts[c] <= 1:
+            out.append(fast[j])
+            continue
         m = copy.deepcopy(model)
         m.clear_population()
         m.unlearn(x, m.rows.labels[c])
