@@ -127,17 +127,20 @@ class PopulationMeans:
     def refine(self, X: np.ndarray, steps: int = 2, weight: float = 0.05,
                min_gain: float = 0.02) -> Refinement:
         """Refit the population statistics from unlabeled rows ``X`` (see module doc)."""
+        X = np.asarray(X, dtype=np.float64)
         if self.half_life is not None:
             return Refinement(False, "forgetting is on")
         k = len(self.rows.labels)
         if k < 2 or len(X) == 0:
             return Refinement(False, "needs two classes and unlabeled items")
+        if X.shape[1] != self._sums.shape[1]:
+            return Refinement(False, f"unlabeled items have {X.shape[1]} features, the model "
+                                     f"{self._sums.shape[1]}")
         self.clear_population()
         fair = self._fair_records()
         if fair is None:
             return Refinement(False, "fewer than 10 fair labelled records to check it on")
         before = self._fair_loss(*fair)
-        X = np.asarray(X, dtype=np.float64)
         for _ in range(steps):
             R = softmax(np.exp(self._log_beta) * self.logits(X)) * weight
             self._set_population((R.T @ X, R.sum(axis=0)))

@@ -29,8 +29,15 @@ class UnlabeledWindow:
         return item_id in self._items
 
     def add(self, item_id: str, embedding: Sequence[float] | np.ndarray) -> None:
-        """Add (or refresh: a re-scored item moves to the newest end) one item."""
-        self._items[item_id] = np.asarray(embedding, dtype=np.float64).ravel()
+        """Add (or refresh: a re-scored item moves to the newest end) one item. An embedding
+        of another length than the items held is refused (ValueError): a scorer with another
+        encoder must not mix its vectors into the window."""
+        x = np.asarray(embedding, dtype=np.float64).ravel()
+        if self._items:
+            held = next(iter(self._items.values())).size
+            if x.size != held:
+                raise ValueError(f"embedding has {x.size} values; the window holds {held}")
+        self._items[item_id] = x
         self._items.move_to_end(item_id)
         while len(self._items) > self.size:
             self._items.popitem(last=False)

@@ -185,3 +185,15 @@ def test_unlabeled_window_keeps_the_newest_and_forgets_labelled_items():
     assert [row[0] for row in window.matrix()] == [9.0, 5.0]
     with pytest.raises(ValueError):
         UnlabeledWindow(0)
+    window.add("d6", [1.0, 2.0])
+    with pytest.raises(ValueError, match="3 values"):
+        window.add("odd", [1.0, 2.0, 3.0])  # another encoder's vector
+    assert "odd" not in window
+
+
+def test_unlabeled_items_of_another_dimension_are_declined():
+    model, U, _ = few_labels(9)
+    done = model.refine(np.hstack([U, U]))
+    assert not done.applied and "32 features, the model 16" in done.reason
+    assert model.population_weight == 0.0
+

@@ -189,3 +189,22 @@ async def test_refinement_can_be_turned_off(bus, store, topics, running):
         text = (await r.client.get("/metrics")).text
         assert "alstream_trainer_refinements_total{" not in text  # never counted
         assert r.service.state["trainer"].refiner is None
+
+
+async def test_an_observation_from_another_encoder_is_dead_lettered(bus, store, topics, running):
+    from services.common.schemas import Observation
+
+    settings = TrainerSettings(publish_every_labels=20, publish_every_s=30.0)
+    good = [Observation(item_id=f"g{i}", embedding=[float(i)] * 16) for i in range(10)]
+    odd = Observation(item_id="odd", embedding=[1.0] * 8)
+    async with running(build_trainer(settings, bus, store)) as r:
+        batch = [*good[:5], odd, *good[5:]]
+        await bus.publish_many(topics.observations, [(o.item_id, o) for o in batch])
+
+        async def settled() -> bool:
+            text = (await r.client.get("/metrics")).text
+            return "alstream_trainer_unlabeled_window_items 10.0" in text
+
+        await eventually(settled)
+        letters = await drain(bus, topics.dead_letter)
+        assert len(letters) == 1 and b"odd" in letters[0]
