@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from services.common.selection.selector import DEFAULT_AUDIT_SHARE
 from services.common.settings import ServiceSettings
 
 
@@ -57,7 +58,7 @@ class ScorerSettings(ServiceSettings):
     label_budget: float = Field(default=0.1, gt=0.0, le=1.0)
     # Uniform random share of the stream sent to review tagged "audit" (at most a quarter of
     # the budget): the only labels the unbiased accuracy estimate (GET /v1/audit) uses.
-    audit_share: float = Field(default=0.01, ge=0.0, le=1.0)
+    audit_share: float = Field(default=DEFAULT_AUDIT_SHARE, ge=0.0, le=1.0)
     global_budget: bool = True
     # Budget saved (spent below label_budget, e.g. under queue pressure) is banked up to this
     # many items' worth and forfeit beyond, so a long quiet spell cannot turn into a burst.

@@ -10,7 +10,7 @@ from services.common.selection.committee import Committee
 from services.common.selection.drift import DriftMonitor
 from services.common.selection.peer import EntropySamplerStrategy
 from services.common.selection.quantile import QuantileUncertainty
-from services.common.selection.selector import Selector
+from services.common.selection.selector import DEFAULT_AUDIT_SHARE, Selector
 from services.common.selection.strategies import (
     FixedThreshold,
     FullSupervision,
@@ -29,8 +29,9 @@ def _seed(seed: int | None, offset: int) -> int | None:
     return None if seed is None else seed * 1000 + offset
 
 
-def build_selector(budget: float, seed: int | None = None, *, audit_share: float = 0.01,
-                   drift: bool = True, cold_start: bool = False, measure: str = "margin",
+def build_selector(budget: float, seed: int | None = None, *,
+                   audit_share: float = DEFAULT_AUDIT_SHARE, drift: bool = True,
+                   cold_start: bool = False, measure: str = "margin",
                    explore: float = 0.0, cold_labels: int = 20, cold_per_class: int = 2,
                    ) -> Selector:
     """The scorer's selector: quantile-thresholded uncertainty inside audit and drift
@@ -88,7 +89,7 @@ def strategy_names() -> list[str]:
 
 
 def make_strategy(name: str, budget: float, seed: int | None = None, *,
-                  audit_share: float = 0.01) -> Strategy:
+                  audit_share: float = DEFAULT_AUDIT_SHARE) -> Strategy:
     key = DEFAULT_STRATEGY if name == "default" else name
     try:
         factory = STRATEGIES[key]
