@@ -34,7 +34,7 @@ import math
 import numpy as np
 from scipy.linalg import blas
 
-from services.common.lda_calibration import held_out_logits, online_step, refit_log_beta
+from services.common import lda_calibration as cal
 from services.common.lda_labelset import LabelSetChanges
 from services.common.lda_semisup import PopulationMeans
 from services.common.rows import Rows, softmax
@@ -72,9 +72,11 @@ class StreamingLDA(PopulationMeans, LabelSetChanges):
         self._pending: list[tuple[np.ndarray, float]] = []  # rank-one terms not yet in _scatter
         self._log_beta = float(np.log(initial_beta))  # log inverse temperature
         self._g2 = 0.0
-        # The last ``calibration_window`` fair records (x, label), refit on after each one.
+        # The last ``calibration_window`` fair records (x, label, weight), refit on after each.
         self._cal_x: list[np.ndarray] = []
         self._cal_y: list[str] = []
+        self._cal_w: list[float] = []
+        self._held_beta = False  # temperature from a refinement's exact fit (lda_semisup.py)
         self._linear: tuple[np.ndarray, np.ndarray] | None = None
         # means() @ inverse, kept up to date through every update (O(k d) plus one d x d
         # matvec per label instead of a k x d x d product at each prediction after a label;
@@ -136,7 +138,10 @@ class StreamingLDA(PopulationMeans, LabelSetChanges):
     # -- calibration (services/common/lda_calibration.py) ------------------------------------
 
     def _refit_temperature(self) -> None:
-        """Refit the inverse temperature on the kept fair records whose class still exists."""
+        """Refit the inverse temperature on the kept fair records whose class still exists,
+        unless a refinement's exact fit holds it (until the population changes)."""
+        if self._held_beta:
+            return
         known = [i for i, label in enumerate(self._cal_y) if label in self.rows.index]
         if len(known) < 5 or len(self.rows.labels) < 2:
             return
@@ -145,17 +150,17 @@ class StreamingLDA(PopulationMeans, LabelSetChanges):
         # Computed here, not through logits(): the refit must leave the prediction caches
         # (_ma, _linear) exactly as a model that never refit would have them (replay checks).
         z = self._held_out_logits(X, idx)
-        self._log_beta = refit_log_beta(z, idx, self._log_beta, self.initial_beta,
-                                        self.calibration_prior)
+        self._log_beta = cal.refit_log_beta(z, idx, self._log_beta, self.initial_beta,
+                                            self.calibration_prior)
 
     def _held_out_logits(self, X: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """Logits of records ``X`` (true rows ``idx``) as if each had never been learned."""
-        return held_out_logits(X, idx, self._sums, self._weights, self.means(), self._inverse,
-                               self._n, self.prior_strength, self._population)
+        return cal.held_out_logits(X, idx, self._sums, self._weights, self.means(),
+                                   self._inverse, self._n, self.prior_strength, self._population)
 
     def _fit_temperature(self, x: np.ndarray, y: int) -> None:
-        self._log_beta, self._g2 = online_step(self.logits(x[None])[0], y, self._log_beta,
-                                               self._g2, self.temperature_lr)
+        self._log_beta, self._g2 = cal.online_step(self.logits(x[None])[0], y, self._log_beta,
+                                                   self._g2, self.temperature_lr)
 
     # -- learning and forgetting ------------------------------------------------------------
 
@@ -245,10 +250,8 @@ class StreamingLDA(PopulationMeans, LabelSetChanges):
         self._refresh_row(c)
         self._linear = None
         if calibrate:
-            self._cal_x.append(x.copy())
-            self._cal_y.append(y)
-            if len(self._cal_x) > self.calibration_window:
-                del self._cal_x[0], self._cal_y[0]
+            cal.remember_fair(self._cal_x, self._cal_y, self._cal_w, x, y, weight,
+                          self.calibration_window)
             self._refit_temperature()
         return t
 
@@ -258,6 +261,7 @@ class StreamingLDA(PopulationMeans, LabelSetChanges):
             raise KeyError(f"unknown class {y!r}")
         if self.half_life is not None and t is None:
             raise ValueError("with forgetting on, unlearn needs the t the record was learned at")
+        cal.forget_fair(self._cal_x, self._cal_y, self._cal_w, x, y)
         c = self.rows.index[y]
         if self.rows.counts[c] <= 1:  # its last record: a one-record class adds no scatter
             self._drop(c)
@@ -292,8 +296,9 @@ class StreamingLDA(PopulationMeans, LabelSetChanges):
     def __setstate__(self, state: dict[str, object]) -> None:
         # Artifacts and checkpoints from before the windowed calibration lack its state.
         defaults = {"calibration_window": 300, "calibration_prior": 10.0, "smoothing": 0.0,
-                    "_cal_x": [], "_cal_y": [], "_population": None}
+                    "_cal_x": [], "_cal_y": [], "_population": None, "_held_beta": False}
         self.__dict__.update({**defaults, **state})
+        self.__dict__.setdefault("_cal_w", [1.0] * len(self._cal_x))
         self._pending = []
         self._ma = state.get("_ma")  # type: ignore[assignment]
         # Rebuilt from the inverse by the first update (_rank_one), not here: a scorer loading

@@ -6,7 +6,9 @@ sample (``calibrate``: not those picked for being uncertain, which made the mode
 under-confident everywhere else: ECE 0.15 on R8 at 10%, docs/evaluation.md), starting from 0.2,
 about where it settles on MiniLM embeddings (so the first labels do not give 1e-40
 probabilities). That step depends on the order of the records (as any online fit does) and is
-not undone by ``unlearn``; a replay of the labels log in log order reproduces it exactly.
+not undone by ``unlearn``; a replay of the labels log in log order reproduces it exactly. An
+unlearned record (a retracted or corrected label) does leave the calibration window: its label
+is no longer what the model learned, and the exact fits unlearn the window's records again.
 
 Plain functions on the arrays they need, not methods or a state-holding class: the temperature
 state (``_log_beta``, ``_g2``, ``_cal_x``, ``_cal_y``) stays an attribute of the model, because
@@ -34,6 +36,27 @@ def online_step(z: np.ndarray, y: int, log_beta: float, g2: float,
     g2 += grad * grad
     log_beta -= lr * grad / np.sqrt(g2 + 1e-8)
     return float(np.clip(log_beta, LOG_BETA_MIN, LOG_BETA_MAX)), g2
+
+
+def remember_fair(xs: list[np.ndarray], ys: list[str], ws: list[float], x: np.ndarray, y: str,
+                  w: float, size: int) -> None:
+    """Add a fair record (``x``, ``y``, weight ``w``) to the calibration window (parallel
+    lists ``xs``, ``ys``, ``ws``), keeping the last ``size``."""
+    xs.append(x.copy())
+    ys.append(y)
+    ws.append(w)
+    if len(xs) > size:
+        del xs[0], ys[0], ws[0]
+
+
+def forget_fair(xs: list[np.ndarray], ys: list[str], ws: list[float], x: np.ndarray,
+                y: str) -> None:
+    """Drop the latest fair record equal to (``x``, ``y``) from the calibration window
+    (parallel lists ``xs``, ``ys``, ``ws``), if it is there."""
+    for i in range(len(ys) - 1, -1, -1):
+        if ys[i] == y and np.array_equal(xs[i], x):
+            del xs[i], ys[i], ws[i]
+            return
 
 
 def refit_log_beta(z: np.ndarray, idx: np.ndarray, log_beta: float, initial_beta: float,

@@ -161,7 +161,8 @@ class OnlineClassifier:
         Learning and unlearning stay exact: the unlabeled share is kept apart."""
         if not isinstance(self._learner, StreamingLDA):
             return Refinement(False, "only the lda model refines")
-        return self._learner.refine(X, config.steps, config.weight, config.min_gain)
+        return self._learner.refine(X, config.steps, config.weight, config.min_gain,
+                                   config.balanced, config.temperature_folds)
 
     @property
     def unlabeled_weight(self) -> float:

@@ -46,16 +46,22 @@ class TrainerSettings(ServiceSettings):
     # each publish the class means take a share of the last semisup_window unlabeled items
     # the scorers observed (the observations topic), each at semisup_weight of a label, by
     # semisup_steps EM steps; kept only when the fair records' leave-one-out log-loss drops by
-    # semisup_min_gain nats. Needs semisup_min_items items in the window; lda only.
+    # semisup_min_gain nats. Needs semisup_min_items items in the window; lda only. With three
+    # classes or more the E-step is class-balanced (semisup_balanced); the temperature of a
+    # kept refinement is fitted on semisup_temperature_folds-fold exact held-out logits
+    # (0: the fast leave-one-out), which costs that many extra refinements per publish.
     semisup_enabled: bool = True
     semisup_window: int = Field(default=3000, ge=1)
     semisup_min_items: int = Field(default=100, ge=1)
     semisup_weight: float = Field(default=0.05, gt=0.0, le=1.0)
     semisup_steps: int = Field(default=2, ge=1, le=20)
     semisup_min_gain: float = Field(default=0.02, ge=0.0)
+    semisup_balanced: bool = True
+    semisup_temperature_folds: int = Field(default=5, ge=0, le=50)
     consumer_group: str = "trainer"
 
     def refine_config(self) -> RefineConfig:
         return RefineConfig(window=self.semisup_window, min_items=self.semisup_min_items,
                             steps=self.semisup_steps, weight=self.semisup_weight,
-                            min_gain=self.semisup_min_gain)
+                            min_gain=self.semisup_min_gain, balanced=self.semisup_balanced,
+                            temperature_folds=self.semisup_temperature_folds)

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from services.common.lda import StreamingLDA
+from services.common.lda_balance import target_shares
+from services.common.lda_calibration import refit_log_beta
 from services.common.lda_semisup import RefineConfig
 from services.common.model import OnlineClassifier
 from services.common.unlabeled import UnlabeledWindow
@@ -150,10 +152,12 @@ def test_a_refined_model_pickles_and_old_pickles_load():
     loaded = pickle.loads(pickle.dumps(model))
     np.testing.assert_allclose(loaded.proba(U[:30]), model.proba(U[:30]), atol=1e-12)
     old_state = model.__getstate__()
-    del old_state["_population"]  # an artifact from before the refinement existed
+    for key in ("_population", "_cal_w", "_held_beta"):  # from before these existed
+        del old_state[key]
     old = StreamingLDA.__new__(StreamingLDA)
     old.__setstate__(old_state)
     assert old.population_weight == 0.0
+    assert old._cal_w == [1.0] * len(old._cal_x) and not old._held_beta
     assert old.logits(U[:5]).shape == (5, 3)
 
 
@@ -197,3 +201,91 @@ def test_unlabeled_items_of_another_dimension_are_declined():
     assert not done.applied and "32 features, the model 16" in done.reason
     assert model.population_weight == 0.0
 
+
+
+def fair_counts(model: StreamingLDA) -> np.ndarray:
+    counts = np.zeros(len(model.rows.labels))
+    for label in model._cal_y:
+        counts[model.rows.index[label]] += 1
+    return counts
+
+
+def test_the_balanced_e_step_gives_each_class_its_expected_share_of_the_window():
+    """Plain EM follows the model's own guesses (a class can lose its cluster); the balanced
+    E-step holds each class to the share its fair records say (lda_balance.py)."""
+    model, U, _ = few_labels(10)
+    a = model.rows.index["a"]
+    skewed = U[np.argsort(model.logits(U)[:, a])[-800:]]  # the items most like "a"
+    plain, balanced = copy.deepcopy(model), copy.deepcopy(model)
+    plain.refine(skewed, min_gain=-1e9, balanced=False, folds=0)
+    balanced.refine(skewed, min_gain=-1e9, balanced=True, folds=0)
+    assert balanced.population_weight == pytest.approx(0.05 * len(skewed))
+    expected = target_shares(fair_counts(model))
+    assert balanced._population is not None and plain._population is not None
+    np.testing.assert_allclose(balanced._population[1] / (0.05 * len(skewed)), expected,
+                               atol=0.02)
+    assert plain._population[1][a] / (0.05 * len(skewed)) > expected[a] + 0.1
+
+
+def test_two_classes_keep_the_plain_e_step_and_the_fast_temperature():
+    """With two classes the balance would fix the decision threshold itself, and the exact
+    temperature fit measured worse (docs/evaluation.md)."""
+    rng = np.random.default_rng(11)
+    model = StreamingLDA(prior_strength=20.0)
+    X, y = mixture(30, rng, rng.normal(size=(2, DIM)) * 0.6)
+    for x, c in zip(X, y, strict=True):
+        model.learn(x, "ab"[c])
+    U = rng.normal(size=(500, DIM))
+    plain, balanced = copy.deepcopy(model), copy.deepcopy(model)
+    plain.refine(U, min_gain=-1e9, balanced=False, folds=0)
+    balanced.refine(U, min_gain=-1e9, balanced=True, folds=5)
+    assert plain._population is not None and balanced._population is not None
+    np.testing.assert_array_equal(plain._population[1], balanced._population[1])
+    assert balanced._log_beta == plain._log_beta and not balanced._held_beta
+
+
+def test_the_refined_temperature_is_fitted_on_exact_held_out_logits_and_held():
+    """With as many folds as fair records, the fit equals unlearning each record from a copy,
+    redoing the refinement and fitting on those logits by hand."""
+    model, U, _ = few_labels(12, n_labels=24)
+    reference = copy.deepcopy(model)
+    done = model.refine(U, folds=1000)
+    assert done.applied
+    X = np.stack(reference._cal_x)
+    idx = np.array([reference.rows.index[c] for c in reference._cal_y])
+    z = np.zeros((len(idx), 3))
+    for i in range(len(idx)):
+        without = copy.deepcopy(reference)
+        without.unlearn(X[i], reference._cal_y[i])
+        without.refine(U, min_gain=-1e9, folds=0)
+        z[i] = without.logits(X[i][None])[0]
+    by_hand = refit_log_beta(z, idx, reference._log_beta, reference.initial_beta,
+                             reference.calibration_prior)
+    assert model._log_beta == pytest.approx(by_hand, abs=1e-6)
+    fast = copy.deepcopy(reference)
+    fast.refine(U, folds=0)
+    assert abs(fast._log_beta - by_hand) > 1e-3  # the exact fit is not the fast one
+    # Held: a fair label learned after the refinement does not move it ...
+    model.learn(U[0], "a")
+    assert model._log_beta == pytest.approx(by_hand, abs=1e-6)
+    # ... until the population goes (a label-set change): then each fair label refits again.
+    model.learn(U[1], "d")
+    model.learn(U[2], "d")
+    assert model.population_weight == 0.0
+    assert model._log_beta != pytest.approx(by_hand, abs=1e-6)
+
+
+def test_an_unlearned_record_leaves_the_calibration_window():
+    """A retracted or corrected label is no longer a fair record of what the model learned."""
+    model, U, _ = few_labels(13)
+    n = len(model._cal_x)
+    model.learn(U[0], "a", weight=0.5)
+    assert model._cal_w[-1] == 0.5
+    model.unlearn(U[0], "a", weight=0.5)  # corrected: a -> b
+    model.learn(U[0], "b")
+    assert len(model._cal_x) == len(model._cal_y) == len(model._cal_w) == n + 1
+    assert model._cal_y[-1] == "b" and np.array_equal(model._cal_x[-1], U[0])
+    assert "a" not in [y for x, y in zip(model._cal_x, model._cal_y, strict=True)
+                       if np.array_equal(x, U[0])]
+    model.unlearn(U[1], "a")  # never learned as fair: the window is untouched
+    assert len(model._cal_x) == n + 1
