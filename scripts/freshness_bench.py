@@ -127,7 +127,9 @@ async def measure(mode: str, broker: Any, redis_url: str, args: argparse.Namespa
         rows = sample("train", int(n_labels * 1.5), 7, tag)
         print(f"[{mode}] stack up; ingesting {len(rows)} documents", flush=True)
         truth = {doc_id: label for doc_id, _, label in rows}
-        async with httpx.AsyncClient(timeout=30.0) as client:
+        # Production processes run with API keys (tests/fixtures/stack.py): the admin's for
+        # ingest and /classify, a reviewer's for the review queue.
+        async with httpx.AsyncClient(timeout=30.0, headers=stack.headers) as client:
             for i in range(0, len(rows), 50):
                 await client.post(f"{stack['ingest-0'].url}/v1/documents", json={"documents": [
                     {"id": d, "text": t} for d, t, _ in rows[i:i + 50]]})
@@ -144,7 +146,8 @@ async def measure(mode: str, broker: Any, redis_url: str, args: argparse.Namespa
 
             readers = [asyncio.create_task(follow(settings, stack.topic_prefix + t, h, stop))
                        for t, h in (("labels", on_label), ("model-announcements", on_model))]
-            review = httpx.AsyncClient(base_url=stack["review-0"].url, timeout=30.0)
+            review = httpx.AsyncClient(base_url=stack["review-0"].url, timeout=30.0,
+                                       headers=stack.reviewer_headers("bench"))
             # Enough routed items to label for the whole run (or whatever came in 5 minutes).
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
@@ -233,7 +236,7 @@ async def load_phase(stack: Stack, review: httpx.AsyncClient, truth: dict[str, s
             await label_one(review, truth)
             await asyncio.sleep(1 / args.rate)
 
-    async with httpx.AsyncClient(timeout=60.0) as c:
+    async with httpx.AsyncClient(timeout=60.0, headers=stack.headers) as c:
         await asyncio.gather(labeller(), *(client(i, c) for i in range(16)))
     total = sum(statuses.values()) + errors
     return {"seconds": args.load, "concurrency": 16, "requests": total,

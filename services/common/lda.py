@@ -261,7 +261,6 @@ class StreamingLDA(PopulationMeans, LabelSetChanges):
             raise KeyError(f"unknown class {y!r}")
         if self.half_life is not None and t is None:
             raise ValueError("with forgetting on, unlearn needs the t the record was learned at")
-        cal.forget_fair(self._cal_x, self._cal_y, self._cal_w, x, y)
         c = self.rows.index[y]
         if self.rows.counts[c] <= 1:  # its last record: a one-record class adds no scatter
             self._drop(c)
@@ -281,6 +280,7 @@ class StreamingLDA(PopulationMeans, LabelSetChanges):
             self._refresh_row(c)
         self._n -= weight
         self._linear = None
+        cal.forget_fair(self._cal_x, self._cal_y, self._cal_w, x, y)  # no longer fair
 
     # -- persistence ------------------------------------------------------------------------
 

@@ -208,3 +208,15 @@ async def test_an_observation_from_another_encoder_is_dead_lettered(bus, store, 
         await eventually(settled)
         letters = await drain(bus, topics.dead_letter)
         assert len(letters) == 1 and b"odd" in letters[0]
+
+
+def test_refinement_settings_reach_the_refine_config(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("ALSTREAM_SEMISUP_BALANCED", "false")
+    monkeypatch.setenv("ALSTREAM_SEMISUP_TEMPERATURE_FOLDS", "0")
+    config = TrainerSettings().refine_config()
+    assert config.balanced is False and config.temperature_folds == 0
+    default = TrainerSettings.model_construct().refine_config()
+    assert default.balanced is True and default.temperature_folds == 5
+    monkeypatch.setenv("ALSTREAM_SEMISUP_TEMPERATURE_FOLDS", "-1")
+    with pytest.raises(ValueError, match="temperature_folds"):
+        TrainerSettings()
