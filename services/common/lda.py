@@ -251,7 +251,7 @@ class StreamingLDA(PopulationMeans, LabelSetChanges):
         self._linear = None
         if calibrate:
             cal.remember_fair(self._cal_x, self._cal_y, self._cal_w, x, y, weight,
-                          self.calibration_window)
+                              self.calibration_window)
             self._refit_temperature()
         return t
 

@@ -25,6 +25,9 @@ class LabelSetChanges:
     _dweights: np.ndarray
     _ma: np.ndarray | None
     _linear: tuple[np.ndarray, np.ndarray] | None
+    _cal_x: list[np.ndarray]  # the calibration window's fair records (lda_calibration.py)
+    _cal_y: list[str]
+    _cal_w: list[float]
 
     def _rank_one(self, v: np.ndarray, a: float) -> None:
         raise NotImplementedError  # StreamingLDA's Sherman-Morrison update of the scatter
@@ -46,6 +49,7 @@ class LabelSetChanges:
             self.merge(old, new)
         else:
             self.rows.rename(old, new)
+            self._relabel_fair(old, new)
             self._linear = None
 
     def merge(self, src: str, dst: str) -> None:
@@ -62,6 +66,7 @@ class LabelSetChanges:
         self._dweights[d] += self._dweights[s]
         self.rows.counts[d] += self.rows.counts[s]
         self._drop(s)
+        self._relabel_fair(src, dst)
         self._ma = None
         self._linear = None
 
@@ -70,4 +75,17 @@ class LabelSetChanges:
         (still valid evidence of how classes vary), so the other classes are unaffected."""
         c = self.rows.index[label]
         self._drop(c)
+        self._relabel_fair(label, None)
         self._linear = None
+
+    def _relabel_fair(self, old: str, new: str | None) -> None:
+        """The calibration window follows the change: its records of ``old`` are ``new``'s
+        now (None: gone with a retired class), so a later class reusing the old name does not
+        inherit them (the exact temperature fit unlearns these records from copies)."""
+        keep = [i for i, y in enumerate(self._cal_y) if y != old]
+        if new is not None:  # a rename or merge keeps every record
+            self._cal_y[:] = [new if y == old else y for y in self._cal_y]
+            return
+        self._cal_x[:] = [self._cal_x[i] for i in keep]
+        self._cal_y[:] = [self._cal_y[i] for i in keep]
+        self._cal_w[:] = [self._cal_w[i] for i in keep]

@@ -289,3 +289,21 @@ def test_an_unlearned_record_leaves_the_calibration_window():
                        if np.array_equal(x, U[0])]
     model.unlearn(U[1], "a")  # never learned as fair: the window is untouched
     assert len(model._cal_x) == n + 1
+
+
+def test_the_calibration_window_follows_label_set_changes():
+    """Merged records are the destination's fair records now, a retired class's are gone, and
+    a new class reusing an old name starts without them."""
+    model, _, _ = few_labels(14)
+    n_a = model._cal_y.count("a")
+    n_b = model._cal_y.count("b")
+    model.merge("a", "b")
+    assert "a" not in model._cal_y and model._cal_y.count("b") == n_a + n_b
+    model.rename("b", "z")
+    assert "b" not in model._cal_y and model._cal_y.count("z") == n_a + n_b
+    n = len(model._cal_x)
+    model.retire("c")
+    assert "c" not in model._cal_y
+    assert len(model._cal_x) == len(model._cal_y) == len(model._cal_w) < n
+    model.learn(np.ones(DIM) / 4.0, "a")  # a new class under a merged-away name
+    assert model._cal_y.count("a") == 1
