@@ -142,11 +142,9 @@ class StreamingLDA(PopulationMeans, LabelSetChanges):
         unless a refinement's exact fit holds it (until the population changes)."""
         if self._held_beta:
             return
-        known = [i for i, label in enumerate(self._cal_y) if label in self.rows.index]
+        known, X, idx = self._known_fair()
         if len(known) < 5 or len(self.rows.labels) < 2:
             return
-        X = np.stack([self._cal_x[i] for i in known])
-        idx = np.array([self.rows.index[self._cal_y[i]] for i in known])
         # Computed here, not through logits(): the refit must leave the prediction caches
         # (_ma, _linear) exactly as a model that never refit would have them (replay checks).
         z = self._held_out_logits(X, idx)

@@ -11,8 +11,9 @@ unlearned record (a retracted or corrected label) does leave the calibration win
 is no longer what the model learned, and the exact fits unlearn the window's records again.
 
 Plain functions on the arrays they need, not methods or a state-holding class: the temperature
-state (``_log_beta``, ``_g2``, ``_cal_x``, ``_cal_y``) stays an attribute of the model, because
-signed artifacts and checkpoints pickle the model's ``__dict__`` under those names.
+state (``_log_beta``, ``_g2``, ``_cal_x``, ``_cal_y``, ``_cal_w``) stays an attribute of the
+model, because signed artifacts and checkpoints pickle the model's ``__dict__`` under those
+names.
 """
 
 from __future__ import annotations

@@ -82,10 +82,10 @@ class LabelSetChanges:
         """The calibration window follows the change: its records of ``old`` are ``new``'s
         now (None: gone with a retired class), so a later class reusing the old name does not
         inherit them (the exact temperature fit unlearns these records from copies)."""
-        keep = [i for i, y in enumerate(self._cal_y) if y != old]
         if new is not None:  # a rename or merge keeps every record
             self._cal_y[:] = [new if y == old else y for y in self._cal_y]
             return
+        keep = [i for i, y in enumerate(self._cal_y) if y != old]
         self._cal_x[:] = [self._cal_x[i] for i in keep]
         self._cal_y[:] = [self._cal_y[i] for i in keep]
         self._cal_w[:] = [self._cal_w[i] for i in keep]

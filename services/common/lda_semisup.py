@@ -132,13 +132,20 @@ class PopulationMeans:
         pooled: np.ndarray = (exact_sums + sums) / (exact_weights + weights)[:, None]
         return pooled
 
-    def _fair_records(self) -> tuple[np.ndarray, np.ndarray] | None:
+    def _known_fair(self) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """The calibration window's records whose class exists: their positions in the window,
+        their rows ``X`` and class rows ``idx`` (artifacts from before the window followed
+        label-set changes may hold records of classes gone since)."""
         known = [i for i, label in enumerate(self._cal_y) if label in self.rows.index]
-        if len(known) < 10:
-            return None
+        if not known:
+            return known, np.zeros((0, self._sums.shape[1])), np.zeros(0, dtype=int)
         X = np.stack([self._cal_x[i] for i in known])
         idx = np.array([self.rows.index[self._cal_y[i]] for i in known])
-        return X, idx
+        return known, X, idx
+
+    def _fair_records(self) -> tuple[np.ndarray, np.ndarray] | None:
+        known, X, idx = self._known_fair()
+        return None if len(known) < 10 else (X, idx)
 
     def _fair_loss(self, X: np.ndarray, idx: np.ndarray) -> float:
         """Log-loss of the fair records under leave-one-out logits, at the temperature that
@@ -183,11 +190,8 @@ class PopulationMeans:
         own temperature (balanced towards the fair records' shares: lda_balance.py)."""
         shares = None
         if balanced and len(self.rows.labels) >= MIN_CLASSES:
-            counts = np.zeros(len(self.rows.labels))
-            for label in self._cal_y:
-                if label in self.rows.index:
-                    counts[self.rows.index[label]] += 1
-            shares = target_shares(counts)
+            shares = target_shares(np.bincount(self._known_fair()[2],
+                                               minlength=len(self.rows.labels)))
         for _ in range(steps):
             R = softmax(np.exp(self._log_beta) * self.logits(X))
             if shares is not None:
@@ -201,9 +205,7 @@ class PopulationMeans:
         of the model unlearns the fold's records and redoes the refinement (from the same
         temperature ``log_beta``) without them. A record alone in its class keeps its fast
         leave-one-out logits. Held until the population changes (``_refit_temperature``)."""
-        known = [i for i, label in enumerate(self._cal_y) if label in self.rows.index]
-        Xf = np.stack([self._cal_x[i] for i in known])
-        idx = np.array([self.rows.index[self._cal_y[i]] for i in known])
+        known, Xf, idx = self._known_fair()
         z = self._held_out_logits(Xf, idx)
         order = np.random.default_rng(len(known)).permutation(len(known))  # reproducible
         for fold in np.array_split(order, min(folds, len(known))):
