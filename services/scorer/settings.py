@@ -57,8 +57,9 @@ class ScorerSettings(ServiceSettings):
     # processes together (counters in the store), audit labels included.
     label_budget: float = Field(default=0.1, gt=0.0, le=1.0)
     # Uniform random share of the stream sent to review tagged "audit" (at most a quarter of
-    # the budget): the only labels the unbiased accuracy estimate (GET /v1/audit) uses, and
-    # most of the fair records the trainer fits the model's confidence on.
+    # the budget for a two-class model, half from three classes): the only labels the
+    # unbiased accuracy estimate (GET /v1/audit) uses, and most of the fair records the
+    # trainer fits the model's confidence on.
     audit_share: float = Field(default=DEFAULT_AUDIT_SHARE, ge=0.0, le=1.0)
     global_budget: bool = True
     # Budget saved (spent below label_budget, e.g. under queue pressure) is banked up to this

@@ -10,7 +10,8 @@ strategy sees every label asked (audit and cold start included) as spent from it
 and steers its threshold to spend the rest, and a total ``Ledger`` caps the sum exactly at
 ``budget * (items + warmup)`` (refusing an audit draw only when the budget is spent, a
 content-independent event that keeps the sample uniform). The audit share is capped at a
-quarter of the budget so the selective part always keeps most of it. A drift boost raises the
+quarter of the budget for a two-class model and at half of it from three classes (see
+``audit_cap``), so the selective part always keeps at least half. A drift boost raises the
 selective rate for a while, but only with labels saved earlier (spend below
 ``budget * items``): it never touches the warm-up allowance, so a boost late in a stream cannot
 leave the total above the budget.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from services.common.lda_balance import MIN_CLASSES
 from services.common.schemas import Reason
 from services.common.selection.audit import AuditEstimator, AuditSampler
 from services.common.selection.base import Context, Decision, Outcome, Probabilities, Strategy
@@ -30,12 +32,27 @@ from services.common.selection.strategies import BudgetedStrategy, Split
 
 Base = BudgetedStrategy | Split
 
-# Share of the stream routed as uniform random audit, capped at a quarter of the budget.
+# Share of the stream routed as uniform random audit, capped by ``audit_cap``.
 # 2.5 %, not 1 %: the audit records are the fair sample the model's temperature is fitted
 # on, and at 10 % budget 1 % left too few of them beside cold start's outliers (the short
-# drifting stream's ECE 0.073 -> 0.045, 10 seeds; docs/evaluation.md). At a 2 % budget the
-# cap keeps it at 0.5 % either way.
+# drifting stream's ECE 0.073 -> 0.045, 10 seeds; docs/evaluation.md). At small budgets
+# the cap decides.
 DEFAULT_AUDIT_SHARE = 0.025
+
+
+def audit_cap(n_classes: int) -> float:
+    """The most of the budget the audit may take, for a served model of ``n_classes``.
+
+    Two classes: a quarter, so the selective part keeps most of a small budget (at half, the
+    two-class drifting stream lost its margin over random at 2 %: 0.809 / 0.799 vs 0.808,
+    20 seeds each). From three classes (``MIN_CLASSES``, where the trainer's balanced E-step
+    takes its class shares from the fair sample and its exact temperature fit folds it:
+    services/common/lda_semisup.py), half. A quarter of a 2 % budget left ~40 fair
+    records for 20 classes, two per class; the noise of the temperature fitted on them alone
+    kept the 20-class stream's end ECE at 0.052 / 0.055 (20 seeds each, holdout-optimal
+    temperature 0.034), and half brought it to 0.044 / 0.039 with accuracy unchanged and
+    every multi-class stream still above random (docs/evaluation.md)."""
+    return 0.5 if n_classes >= MIN_CLASSES else 0.25
 
 
 class Selector(Strategy):
@@ -56,7 +73,7 @@ class Selector(Strategy):
         self.seed = seed
         self.reason = base.reason
         budget = base.base.budget if isinstance(base, Split) else base.budget
-        self._audit_rate = min(audit_share, budget / 4.0)
+        self._audit_rate = self._audit_rate_for(0)
         self._audit = AuditSampler(self._audit_rate, seed=None if seed is None else seed + 7919)
         self._total = Ledger(budget)
         # Bursts stay bounded as in the base (BudgetedStrategy.burst) over its window.
@@ -69,6 +86,9 @@ class Selector(Strategy):
     @property
     def budget(self) -> float:
         return self.base.base.budget if isinstance(self.base, Split) else self.base.budget
+
+    def _audit_rate_for(self, n_classes: int) -> float:
+        return min(self.audit_share, self.budget * audit_cap(n_classes))
 
     def set_pressure(self, scale: float) -> None:
         """Queue pressure in (0, 1]: scales the budget of the selective part (not the audit)."""
@@ -100,6 +120,10 @@ class Selector(Strategy):
         room = self._total.allows(allowance=not boosting) and self._window.allows(
             max(1.0, scale) * BudgetedStrategy.burst)
         # No audit without a prediction: the accuracy of "no answer" needs no label to know.
+        # The rate follows the served model's classes; within a model it is one uniform draw.
+        if probabilities:
+            self._audit_rate = self._audit_rate_for(len(probabilities))
+            self._audit.share = self._audit_rate
         asked, reason = self._audit.ask(probabilities, context) if probabilities \
             else (False, None)
         asked, reason = (asked, reason) if room else (False, None)
