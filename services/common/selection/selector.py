@@ -75,8 +75,8 @@ class Selector(Strategy):
         self.seed = seed
         self.reason = base.reason
         budget = base.base.budget if isinstance(base, Split) else base.budget
-        self._audit_rate = self._audit_rate_for(0)
-        self._audit = AuditSampler(self._audit_rate, seed=None if seed is None else seed + 7919)
+        self._audit = AuditSampler(self._audit_rate_for(0),
+                                   seed=None if seed is None else seed + 7919)
         self._total = Ledger(budget)
         # Bursts stay bounded as in the base (BudgetedStrategy.burst) over its window.
         self._window = SlidingBudget(budget, base.base.window if isinstance(base, Split)
@@ -124,8 +124,7 @@ class Selector(Strategy):
         # No audit without a prediction: the accuracy of "no answer" needs no label to know.
         # The rate follows the served model's classes; within a model it is one uniform draw.
         if probabilities:
-            self._audit_rate = self._audit_rate_for(len(probabilities))
-            self._audit.share = self._audit_rate
+            self._audit.share = self._audit_rate_for(len(probabilities))
         asked, reason = self._audit.ask(probabilities, context) if probabilities \
             else (False, None)
         asked, reason = (asked, reason) if room else (False, None)
@@ -170,7 +169,7 @@ class Selector(Strategy):
         seen = self._total.seen
         out["query_rate"] = self._total.asked / seen if seen else 0.0
         out["spend"] = self._total.spend
-        out["audit_share"] = self._audit_rate
+        out["audit_share"] = self._audit.share
         out["pressure"] = self._pressure
         out["debt"] = self.debt
         out["drift_active"] = float(self.drift.active) if self.drift is not None else 0.0
